@@ -1,0 +1,132 @@
+#!/bin/sh
+# Framehouse setup: installs what the project needs on Debian 12, builds it,
+# then runs the demo or the tests.
+#
+#   ./setup.sh run     install, build, and run the demo (a demo store: init + check)
+#   ./setup.sh test    install, build, and run every test label
+#   ./setup.sh asan    install, build with AddressSanitizer + UBSan, run the tests
+#   ./setup.sh deps    install the packages only
+#
+# Idempotent: when every package is already present no apt command runs.
+set -eu
+
+here=$(cd "$(dirname "$0")" && pwd)
+cd "$here"
+
+# Packages from bookworm itself.
+PACKAGES="build-essential cmake ninja-build pkg-config git clang-format
+qt6-base-dev qt6-base-dev-tools qt6-charts-dev qt6-svg-dev qt6-tools-dev
+qt6-tools-dev-tools qt6-l10n-tools qtkeychain-qt6-dev libssl-dev
+libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev
+libswresample-dev libhttp-parser-dev libseccomp-dev
+dbus dbus-bin dbus-daemon gnome-keyring libsecret-tools
+sqlite3 openssl curl sslscan ffmpeg xvfb xauth"
+# Packages that must come from bookworm-backports (bookworm ships SQLCipher 3.4.1).
+BACKPORTS_PACKAGES="libsqlcipher-dev libsqlcipher1"
+SQLCIPHER_MIN=4.0
+
+as_root() {
+    if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+installed_version() {
+    dpkg-query -W -f='${db:Status-Status} ${Version}\n' "$1" 2>/dev/null |
+        awk '$1 == "installed" { print $2 }'
+}
+
+missing_packages() {
+    for p in $PACKAGES; do
+        [ -n "$(installed_version "$p")" ] || printf '%s ' "$p"
+    done
+}
+
+sqlcipher_ok() {
+    v=$(installed_version libsqlcipher-dev)
+    [ -n "$v" ] && dpkg --compare-versions "$v" ge "$SQLCIPHER_MIN"
+}
+
+# Prints the URI of the machine's own Debian archive source (the one that
+# serves the "bookworm" suite), from deb822 files or the one-line format.
+debian_archive_uri() {
+    for f in /etc/apt/sources.list.d/*.sources; do
+        [ -f "$f" ] || continue
+        awk '
+            function flush() {
+                if (uri != "" && suites ~ /(^| )bookworm( |$)/ && types ~ /(^| )deb( |$)/)
+                    { print uri; found = 1; exit }
+                uri = ""; suites = ""; types = ""
+            }
+            /^[ \t]*$/ { flush(); next }
+            /^[ \t]*#/ { next }
+            tolower($1) == "uris:"   { uri = $2 }
+            tolower($1) == "suites:" { $1 = ""; suites = $0 " " }
+            tolower($1) == "types:"  { $1 = ""; types = $0 " " }
+            END { if (!found) flush() }
+        ' "$f"
+    done | head -n 1 | grep . && return 0
+    cat /etc/apt/sources.list /etc/apt/sources.list.d/*.list 2>/dev/null |
+        awk '$1 == "deb" { i = 2; if ($2 ~ /^\[/) { while ($i !~ /\]$/) i++; i++ }
+                           if ($(i + 1) == "bookworm") { print $i; exit } }' | grep .
+}
+
+enable_backports() {
+    if apt-cache policy 2>/dev/null | grep -q 'bookworm-backports'; then
+        return 0
+    fi
+    uri=$(debian_archive_uri) || {
+        echo "setup: no Debian 'bookworm' apt source found to reuse for bookworm-backports" >&2
+        exit 1
+    }
+    echo "setup: enabling bookworm-backports from the existing Debian source"
+    printf 'Types: deb\nURIs: %s\nSuites: bookworm-backports\nComponents: main\nSigned-By: /usr/share/keyrings/debian-archive-keyring.gpg\n' "$uri" |
+        as_root tee /etc/apt/sources.list.d/framehouse-backports.sources >/dev/null
+}
+
+install_deps() {
+    missing=$(missing_packages)
+    if [ -z "$missing" ] && sqlcipher_ok; then
+        return 0
+    fi
+    enable_backports
+    export DEBIAN_FRONTEND=noninteractive
+    as_root apt-get update -q
+    # --no-install-recommends keeps Qt's stock QSQLITE plugin off the machine:
+    # the project ships its own SQLCipher driver and must never load it.
+    # shellcheck disable=SC2086
+    [ -z "$missing" ] || as_root apt-get install -y -q --no-install-recommends $missing
+    # shellcheck disable=SC2086
+    sqlcipher_ok || as_root apt-get install -y -q --no-install-recommends -t bookworm-backports $BACKPORTS_PACKAGES
+    sqlcipher_ok || { echo "setup: SQLCipher >= $SQLCIPHER_MIN could not be installed" >&2; exit 1; }
+}
+
+build() {
+    preset=$1
+    if [ ! -f "build/$preset/CMakeCache.txt" ]; then
+        cmake --preset "$preset"
+    fi
+    cmake --build --preset "$preset"
+}
+
+run_tests() {
+    preset=$1
+    ctest --preset "$preset"
+}
+
+demo() {
+    store="$here/build/demo-store"
+    keyfile="$here/build/demo-store.key"
+    ctl="$here/build/dev/app/ctl/framehousectl"
+    if [ ! -f "$store/framehouse.db" ]; then
+        "$ctl" store init --store "$store" --key-file "$keyfile" --create-key-file
+    fi
+    "$ctl" store check --store "$store" --key-file "$keyfile"
+    "$ctl" store info --store "$store" --key-file "$keyfile"
+}
+
+case "${1:-}" in
+run) install_deps; build dev; demo ;;
+test) install_deps; build dev; run_tests dev ;;
+asan) install_deps; build asan; run_tests asan ;;
+deps) install_deps ;;
+*) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac
