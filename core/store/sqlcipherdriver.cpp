@@ -156,9 +156,6 @@ bool SqlCipherDriver::open(const QString &db, const QString &, const QString &, 
         return failOpen(tr("cannot open %1: %2").arg(db, detail), rc);
     }
     sqlite3_extended_result_codes(m_db, 1);
-    // SQLCipher logs decryption failures to stderr; the driver reports them
-    // as errors instead.
-    sqlite3_exec(m_db, "PRAGMA cipher_log_level = NONE", nullptr, nullptr, nullptr);
 
     if (m_key) {
         std::string literal = m_key->sqlLiteral();
@@ -167,6 +164,10 @@ bool SqlCipherDriver::open(const QString &db, const QString &, const QString &, 
         if (rc != SQLITE_OK)
             return failOpen(tr("cannot key %1").arg(db), rc);
     }
+
+    // SQLCipher logs decryption failures to stderr; the driver reports them
+    // as errors instead.
+    sqlite3_exec(m_db, "PRAGMA cipher_log_level = NONE", nullptr, nullptr, nullptr);
 
     // A build without the codec would silently write plaintext: refuse it.
     {

@@ -3,29 +3,49 @@
 #include "storelocation.h"
 
 #include <QCoreApplication>
+#include <QFile>
 
-StoreLock::StoreLock(const QString &path) : m_file(path)
-{
-    // Age alone never makes a lock stale: only a dead holder does.
-    m_file.setStaleLockTime(0);
-}
+#include <cerrno>
+#include <cstring>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <unistd.h>
+
+namespace {
+QString tr(const char *text) { return QCoreApplication::translate("StoreLock", text); }
+} // namespace
+
+StoreLock::~StoreLock() { ::close(m_fd); }
 
 Expected<std::unique_ptr<StoreLock>> StoreLock::acquire(const StoreLocation &location)
 {
-    std::unique_ptr<StoreLock> lock(new StoreLock(location.lockPath()));
-    if (lock->m_file.tryLock(0))
-        return lock;
-    qint64 pid = 0;
-    QString host;
-    QString application;
-    if (lock->m_file.error() == QLockFile::LockFailedError &&
-        lock->m_file.getLockInfo(&pid, &host, &application))
-        return fail(QCoreApplication::translate(
-                        "StoreLock", "the store %1 is in use by process %2 (%3 on %4); stop it "
-                                     "first, only one engine may use a store at a time")
-                        .arg(location.directory())
-                        .arg(pid)
-                        .arg(application, host));
-    return fail(QCoreApplication::translate("StoreLock", "cannot create the lock file %1")
-                    .arg(location.lockPath()));
+    const QString path = location.lockPath();
+    const int fd = ::open(QFile::encodeName(path).constData(),
+                          O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+    if (fd < 0)
+        return fail(tr("cannot open the lock file %1: %2")
+                        .arg(path, QString::fromLocal8Bit(std::strerror(errno))));
+    if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        const int error = errno;
+        char holder[256] = {};
+        const ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
+        ::close(fd);
+        if (error != EWOULDBLOCK)
+            return fail(tr("cannot lock %1: %2")
+                            .arg(path, QString::fromLocal8Bit(std::strerror(error))));
+        const QStringList fields =
+            QString::fromUtf8(holder, n > 0 ? static_cast<qsizetype>(n) : 0).split(u'\n');
+        return fail(tr("the store %1 is in use by process %2 (%3); stop it first, only one "
+                       "engine may use a store at a time")
+                        .arg(location.directory(), fields.value(0, QStringLiteral("?")),
+                             fields.value(1).trimmed()));
+    }
+    const QByteArray holder = QByteArray::number(QCoreApplication::applicationPid()) + '\n' +
+                              QCoreApplication::applicationName().toUtf8() + '\n';
+    if (::ftruncate(fd, 0) != 0 ||
+        ::pwrite(fd, holder.constData(), static_cast<size_t>(holder.size()), 0) != holder.size()) {
+        ::close(fd);
+        return fail(tr("cannot write the lock file %1").arg(path));
+    }
+    return std::unique_ptr<StoreLock>(new StoreLock(fd));
 }

@@ -2,19 +2,22 @@
 
 #include "expected.h"
 
-#include <QLockFile>
-
 #include <memory>
 
 class StoreLocation;
 
-// The one-engine-per-store lock: a lock file beside the database holding
-// the owner's pid. A lock left by a dead process is taken over.
+// The one-engine-per-store lock: an flock(2) on a lock file beside the
+// database, which records the holder's pid and name for the error message.
+// The kernel drops the lock when the holder dies, however it dies, so a
+// killed engine never leaves a stale lock behind.
 class StoreLock {
 public:
     static Expected<std::unique_ptr<StoreLock>> acquire(const StoreLocation &location);
+    ~StoreLock();
+    StoreLock(const StoreLock &) = delete;
+    StoreLock &operator=(const StoreLock &) = delete;
 
 private:
-    explicit StoreLock(const QString &path);
-    QLockFile m_file;
+    explicit StoreLock(int fd) : m_fd(fd) {}
+    int m_fd;
 };
