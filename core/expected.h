@@ -15,8 +15,12 @@ struct Failure {
 
 template <typename T> class [[nodiscard]] Expected {
 public:
-    Expected(T value) : m_state(std::in_place_index<0>, std::move(value)) {}
-    Expected(Failure failure) : m_state(std::in_place_index<1>, std::move(failure)) {}
+    Expected(T value)
+        : m_state(std::in_place_index<0>, std::move(value))
+    {}
+    Expected(Failure failure)
+        : m_state(std::in_place_index<1>, std::move(failure))
+    {}
 
     bool ok() const { return m_state.index() == 0; }
     explicit operator bool() const { return ok(); }
@@ -38,7 +42,9 @@ private:
 template <> class [[nodiscard]] Expected<void> {
 public:
     Expected() = default;
-    Expected(Failure failure) : m_failure(std::move(failure)) {}
+    Expected(Failure failure)
+        : m_failure(std::move(failure))
+    {}
 
     bool ok() const { return !m_failure.has_value(); }
     explicit operator bool() const { return ok(); }

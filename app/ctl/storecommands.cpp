@@ -55,8 +55,7 @@ Expected<StoreKey> backupKey(const QCommandLineParser &parser, const OpenedStore
     StoreKey::wipe(line);
     if (!written)
         return written.failure();
-    out() << QObject::tr("created a new backup key in %1; keep it apart from the backup")
-                 .arg(path)
+    out() << QObject::tr("created a new backup key in %1; keep it apart from the backup").arg(path)
           << Qt::endl;
     return key;
 }
@@ -96,7 +95,9 @@ int printInfo(OpenedStore &opened)
 }
 } // namespace
 
-StoreCommands::StoreCommands(QObject *parent) : QObject(parent) {}
+StoreCommands::StoreCommands(QObject *parent)
+    : QObject(parent)
+{}
 
 QString StoreCommands::synopsis()
 {
@@ -111,12 +112,10 @@ QString StoreCommands::synopsis()
 
 void StoreCommands::addOptions(QCommandLineParser &parser)
 {
-    parser.addOption(QCommandLineOption(QStringLiteral("output"),
-                                        tr("backup: the backup file to write."),
-                                        QStringLiteral("FILE")));
-    parser.addOption(QCommandLineOption(QStringLiteral("input"),
-                                        tr("restore: the backup file to read."),
-                                        QStringLiteral("FILE")));
+    parser.addOption(QCommandLineOption(
+        QStringLiteral("output"), tr("backup: the backup file to write."), QStringLiteral("FILE")));
+    parser.addOption(QCommandLineOption(
+        QStringLiteral("input"), tr("restore: the backup file to read."), QStringLiteral("FILE")));
     parser.addOption(QCommandLineOption(
         QStringLiteral("backup-key-file"),
         tr("backup/restore: the backup's own key file (created by backup if missing); "
@@ -124,15 +123,13 @@ void StoreCommands::addOptions(QCommandLineParser &parser)
         QStringLiteral("FILE")));
 }
 
-void StoreCommands::run(const QString &command, const QCommandLineParser &parser,
-                        Finished finished)
+void StoreCommands::run(const QString &command, const QCommandLineParser &parser, Finished finished)
 {
-    static const QStringList known{QStringLiteral("init"),   QStringLiteral("check"),
-                                   QStringLiteral("info"),   QStringLiteral("backup"),
+    static const QStringList known{QStringLiteral("init"),    QStringLiteral("check"),
+                                   QStringLiteral("info"),    QStringLiteral("backup"),
                                    QStringLiteral("restore"), QStringLiteral("rekey")};
     if (!known.contains(command)) {
-        err() << tr("unknown store command '%1'; one of:\n%2").arg(command, synopsis())
-              << Qt::endl;
+        err() << tr("unknown store command '%1'; one of:\n%2").arg(command, synopsis()) << Qt::endl;
         finished(Usage);
         return;
     }
@@ -195,8 +192,7 @@ void StoreCommands::run(const QString &command, const QCommandLineParser &parser
                 finished(report(done.error()));
                 return;
             }
-            out() << tr("restored %1 from %2")
-                         .arg(opened->store->databasePath(), source)
+            out() << tr("restored %1 from %2").arg(opened->store->databasePath(), source)
                   << Qt::endl;
             finished(Success);
         } else {

@@ -14,10 +14,10 @@ void StoreOptions::addTo(QCommandLineParser &parser)
         QStringLiteral("DIR")));
     parser.addOption(QCommandLineOption(
         QStringLiteral("key-file"),
-        QCoreApplication::translate(
-            "StoreOptions", "A file (mode 0600) holding the store key as 64 hex digits "
-                            "(default: $FRAMEHOUSE_KEY_FILE, else the systemd credential "
-                            "store-key, else the OS keychain)."),
+        QCoreApplication::translate("StoreOptions",
+                                    "A file (mode 0600) holding the store key as 64 hex digits "
+                                    "(default: $FRAMEHOUSE_KEY_FILE, else the systemd credential "
+                                    "store-key, else the OS keychain)."),
         QStringLiteral("FILE")));
 }
 

@@ -37,8 +37,9 @@ Expected<void> DurableFile::replace(const QString &path, const QByteArray &conte
     const QString temp = path + QStringLiteral(".tmp-%1").arg(::getpid());
     const QByteArray tempName = QFile::encodeName(temp);
     ::unlink(tempName.constData());
-    const int fd = ::open(tempName.constData(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
-                          static_cast<mode_t>(mode));
+    const int fd =
+        ::open(tempName.constData(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+               static_cast<mode_t>(mode));
     if (fd < 0)
         return fail(tr("cannot create %1: %2").arg(temp, errnoText()));
     // The umask may have narrowed the mode; never widen it beyond `mode`.
@@ -99,7 +100,7 @@ Expected<void> DurableFile::syncDirectory(const QString &dir)
 Expected<void> DurableFile::ensurePrivateDirectory(const QString &dir)
 {
     const QByteArray name = QFile::encodeName(dir);
-    struct stat st{};
+    struct stat st {};
     if (::stat(name.constData(), &st) == 0) {
         if (!S_ISDIR(st.st_mode))
             return fail(tr("%1 exists and is not a directory").arg(dir));

@@ -19,8 +19,7 @@ QString errnoText() { return QString::fromLocal8Bit(std::strerror(errno)); }
 FileSecretSlot::FileSecretSlot(QString path, bool writable)
     : m_path(std::move(path))
     , m_writable(writable)
-{
-}
+{}
 
 QString FileSecretSlot::describe() const { return tr("key file %1").arg(m_path); }
 
@@ -42,7 +41,7 @@ Expected<std::optional<QByteArray>> FileSecretSlot::readNow() const
             return std::optional<QByteArray>{};
         return fail(tr("cannot read %1: %2").arg(describe(), errnoText()));
     }
-    struct stat st{};
+    struct stat st {};
     if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
         ::close(fd);
         return fail(tr("%1 is not a regular file").arg(describe()));

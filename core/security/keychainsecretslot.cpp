@@ -38,7 +38,9 @@ std::unique_ptr<SecretSlot> SecretSlot::keychain(const QString &account)
     return std::make_unique<KeychainSecretSlot>(account);
 }
 
-KeychainSecretSlot::KeychainSecretSlot(QString account) : m_account(std::move(account)) {}
+KeychainSecretSlot::KeychainSecretSlot(QString account)
+    : m_account(std::move(account))
+{}
 
 QString KeychainSecretSlot::describe() const
 {

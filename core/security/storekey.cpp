@@ -38,8 +38,9 @@ Expected<StoreKey> StoreKey::fromHex(QByteArrayView text)
         text.chop(1);
     if (text.size() != 2 * Size)
         return fail(QCoreApplication::translate(
-                        "StoreKey", "a store key must be exactly 64 hex digits (256 bits); found %1 "
-                                    "characters")
+                        "StoreKey",
+                        "a store key must be exactly 64 hex digits (256 bits); found %1 "
+                        "characters")
                         .arg(text.size()));
     StoreKey key;
     for (int i = 0; i < Size; ++i) {
@@ -53,7 +54,9 @@ Expected<StoreKey> StoreKey::fromHex(QByteArrayView text)
     return key;
 }
 
-StoreKey::StoreKey(const StoreKey &other) : m_bytes(other.m_bytes) {}
+StoreKey::StoreKey(const StoreKey &other)
+    : m_bytes(other.m_bytes)
+{}
 
 StoreKey &StoreKey::operator=(const StoreKey &other)
 {

@@ -7,8 +7,7 @@ StoreKeySource::StoreKeySource(Kind kind, std::shared_ptr<SecretSlot> current,
     : m_kind(kind)
     , m_current(std::move(current))
     , m_pending(std::move(pending))
-{
-}
+{}
 
 StoreKeySource StoreKeySource::select(const QString &keyFile, const QString &storeId)
 {

@@ -15,9 +15,9 @@ QString tr(const char *text) { return QCoreApplication::translate("Migrations", 
 
 QString describe(const QSqlError &error)
 {
-    return error.databaseText().isEmpty() ? error.driverText()
-                                          : error.driverText() + QStringLiteral(": ") +
-                                                error.databaseText();
+    return error.databaseText().isEmpty()
+               ? error.driverText()
+               : error.driverText() + QStringLiteral(": ") + error.databaseText();
 }
 } // namespace
 
@@ -36,8 +36,7 @@ QList<Migrations::Migration> Migrations::all()
                 qFatal("cannot read migration %s", qPrintable(file));
             const int version = match.captured(1).toInt();
             if (version != list.size() + 1)
-                qFatal("migrations must be numbered 1, 2, 3... without gaps: %s",
-                       qPrintable(file));
+                qFatal("migrations must be numbered 1, 2, 3... without gaps: %s", qPrintable(file));
             list.append({version, match.captured(2), QString::fromUtf8(f.readAll())});
         }
         return list;

@@ -44,9 +44,13 @@ std::optional<ConnectOptions> parseOptions(const QString &text)
     return options;
 }
 
-QMetaType typeFromDeclaration(const QString &declared)
+} // namespace
+
+QMetaType SqlCipherDriver::typeFromDeclaration(const QString &declared)
 {
     const QString t = declared.toUpper();
+    if (t.isEmpty())
+        return QMetaType();
     if (t.contains(QLatin1String("INT")))
         return QMetaType::fromType<qlonglong>();
     if (t.contains(QLatin1String("REAL")) || t.contains(QLatin1String("FLOA")) ||
@@ -56,7 +60,6 @@ QMetaType typeFromDeclaration(const QString &declared)
         return QMetaType::fromType<QByteArray>();
     return QMetaType::fromType<QString>();
 }
-} // namespace
 
 void SqlCipherDriver::registerDriver()
 {
@@ -68,7 +71,8 @@ void SqlCipherDriver::registerDriver()
     Q_UNUSED(registered);
 }
 
-SqlCipherDriver::SqlCipherDriver(QObject *parent) : QSqlDriver(parent)
+SqlCipherDriver::SqlCipherDriver(QObject *parent)
+    : QSqlDriver(parent)
 {
     setNumericalPrecisionPolicy(QSql::HighPrecision);
 }
@@ -195,10 +199,9 @@ bool SqlCipherDriver::open(const QString &db, const QString &, const QString &, 
     sqlite3_busy_timeout(m_db, options->busyTimeoutMs);
     setOpen(true);
     setOpenError(false);
-    const char *settings = options->readOnly
-                               ? "PRAGMA foreign_keys=ON;"
-                               : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                 "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;";
+    const char *settings = options->readOnly ? "PRAGMA foreign_keys=ON;"
+                                             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                                               "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;";
     if (!exec(settings, QSqlError::ConnectionError)) {
         const QSqlError error = lastError();
         close();
@@ -277,18 +280,17 @@ QSqlRecord SqlCipherDriver::record(const QString &tableName) const
     QSqlQuery query(createResult());
     query.setForwardOnly(true);
     const QString table = stripDelimiters(tableName, TableName);
-    if (!query.exec(QStringLiteral("PRAGMA table_info(%1)")
-                        .arg(escapeIdentifier(table, TableName))))
+    if (!query.exec(
+            QStringLiteral("PRAGMA table_info(%1)").arg(escapeIdentifier(table, TableName))))
         return record;
     while (query.next()) {
         QSqlField field(query.value(1).toString(), typeFromDeclaration(query.value(2).toString()),
                         table);
-        field.setRequiredStatus(query.value(3).toInt() ? QSqlField::Required
-                                                       : QSqlField::Optional);
+        field.setRequiredStatus(query.value(3).toInt() ? QSqlField::Required : QSqlField::Optional);
         field.setDefaultValue(query.value(4));
-        field.setAutoValue(query.value(5).toInt() == 1 &&
-                           query.value(2).toString().compare(QLatin1String("INTEGER"),
-                                                             Qt::CaseInsensitive) == 0);
+        field.setAutoValue(
+            query.value(5).toInt() == 1 &&
+            query.value(2).toString().compare(QLatin1String("INTEGER"), Qt::CaseInsensitive) == 0);
         record.append(field);
     }
     return record;
@@ -302,8 +304,8 @@ QSqlIndex SqlCipherDriver::primaryIndex(const QString &tableName) const
     QSqlQuery query(createResult());
     query.setForwardOnly(true);
     const QString table = stripDelimiters(tableName, TableName);
-    if (!query.exec(QStringLiteral("PRAGMA table_info(%1)")
-                        .arg(escapeIdentifier(table, TableName))))
+    if (!query.exec(
+            QStringLiteral("PRAGMA table_info(%1)").arg(escapeIdentifier(table, TableName))))
         return index;
     while (query.next()) {
         if (query.value(5).toInt() > 0)
@@ -320,10 +322,7 @@ QString SqlCipherDriver::escapeIdentifier(const QString &identifier, IdentifierT
     return u'"' + escaped + u'"';
 }
 
-QVariant SqlCipherDriver::handle() const
-{
-    return QVariant::fromValue(static_cast<void *>(m_db));
-}
+QVariant SqlCipherDriver::handle() const { return QVariant::fromValue(static_cast<void *>(m_db)); }
 
 bool SqlCipherDriver::executeScript(const QString &sql)
 {

@@ -25,6 +25,8 @@ class SqlCipherDriver final : public QSqlDriver {
 public:
     static constexpr auto Name = "FHSQLCIPHER";
     static void registerDriver();
+    // SQLite's type affinity rules, mapped to the Qt type of a column.
+    static QMetaType typeFromDeclaration(const QString &declared);
 
     explicit SqlCipherDriver(QObject *parent = nullptr);
     ~SqlCipherDriver() override;
@@ -33,8 +35,8 @@ public:
     void setKey(const StoreKey &key);
 
     bool hasFeature(DriverFeature feature) const override;
-    bool open(const QString &db, const QString &user, const QString &password,
-              const QString &host, int port, const QString &connectOptions) override;
+    bool open(const QString &db, const QString &user, const QString &password, const QString &host,
+              int port, const QString &connectOptions) override;
     void close() override;
     QSqlResult *createResult() const override;
     bool beginTransaction() override;

@@ -15,29 +15,21 @@ QString tr(const char *text) { return QCoreApplication::translate("SqlCipherResu
 QMetaType columnType(sqlite3_stmt *stmt, int column)
 {
     const char *declared = sqlite3_column_decltype(stmt, column);
-    const QString t = QString::fromUtf8(declared ? declared : "").toUpper();
-    if (t.contains(QLatin1String("INT")))
-        return QMetaType::fromType<qlonglong>();
-    if (t.contains(QLatin1String("REAL")) || t.contains(QLatin1String("FLOA")) ||
-        t.contains(QLatin1String("DOUB")))
-        return QMetaType::fromType<double>();
-    if (t.contains(QLatin1String("BLOB")))
-        return QMetaType::fromType<QByteArray>();
-    if (t.isEmpty())
-        return QMetaType();
-    return QMetaType::fromType<QString>();
+    return SqlCipherDriver::typeFromDeclaration(QString::fromUtf8(declared ? declared : ""));
 }
 } // namespace
 
 SqlCipherResult::SqlCipherResult(const SqlCipherDriver *driver)
     : QSqlResult(driver)
     , m_driver(driver)
-{
-}
+{}
 
 SqlCipherResult::~SqlCipherResult() { finalize(); }
 
-QVariant SqlCipherResult::handle() const { return QVariant::fromValue(static_cast<void *>(m_stmt)); }
+QVariant SqlCipherResult::handle() const
+{
+    return QVariant::fromValue(static_cast<void *>(m_stmt));
+}
 
 void SqlCipherResult::finalize()
 {
@@ -64,10 +56,7 @@ void SqlCipherResult::setSqliteError(const QString &what, QSqlError::ErrorType t
     setLastError(QSqlError(what, detail, type, QString::number(code)));
 }
 
-bool SqlCipherResult::reset(const QString &query)
-{
-    return prepare(query) && exec();
-}
+bool SqlCipherResult::reset(const QString &query) { return prepare(query) && exec(); }
 
 bool SqlCipherResult::prepare(const QString &query)
 {
@@ -85,8 +74,8 @@ bool SqlCipherResult::prepare(const QString &query)
     }
     const QByteArray sql = query.toUtf8();
     const char *tail = nullptr;
-    const int rc = sqlite3_prepare_v2(db, sql.constData(), static_cast<int>(sql.size() + 1),
-                                      &m_stmt, &tail);
+    const int rc =
+        sqlite3_prepare_v2(db, sql.constData(), static_cast<int>(sql.size() + 1), &m_stmt, &tail);
     if (rc != SQLITE_OK) {
         setSqliteError(tr("cannot prepare the statement"), QSqlError::StatementError);
         finalize();
@@ -115,10 +104,9 @@ bool SqlCipherResult::bindAll()
     const QVariantList values = boundValues();
     const int expected = sqlite3_bind_parameter_count(m_stmt);
     if (values.size() != expected) {
-        setLastError(QSqlError(tr("the statement takes %1 parameters, %2 were bound")
-                                   .arg(expected)
-                                   .arg(values.size()),
-                               {}, QSqlError::StatementError));
+        setLastError(QSqlError(
+            tr("the statement takes %1 parameters, %2 were bound").arg(expected).arg(values.size()),
+            {}, QSqlError::StatementError));
         return false;
     }
     for (int i = 0; i < values.size(); ++i) {
@@ -144,9 +132,9 @@ bool SqlCipherResult::bindAll()
             case QMetaType::ULongLong: {
                 const qulonglong v = value.toULongLong();
                 if (v > static_cast<qulonglong>(std::numeric_limits<qint64>::max())) {
-                    setLastError(QSqlError(tr("parameter %1 is too large for a 64-bit integer")
-                                               .arg(slot),
-                                           {}, QSqlError::StatementError));
+                    setLastError(
+                        QSqlError(tr("parameter %1 is too large for a 64-bit integer").arg(slot),
+                                  {}, QSqlError::StatementError));
                     return false;
                 }
                 rc = sqlite3_bind_int64(m_stmt, slot, static_cast<qint64>(v));
@@ -167,15 +155,15 @@ bool SqlCipherResult::bindAll()
                 const QByteArray text =
                     value.toDateTime().toUTC().toString(Qt::ISODateWithMs).toUtf8();
                 rc = sqlite3_bind_text64(m_stmt, slot, text.constData(),
-                                         static_cast<sqlite3_uint64>(text.size()),
-                                         SQLITE_TRANSIENT, SQLITE_UTF8);
+                                         static_cast<sqlite3_uint64>(text.size()), SQLITE_TRANSIENT,
+                                         SQLITE_UTF8);
                 break;
             }
             default: {
                 const QByteArray text = value.toString().toUtf8();
                 rc = sqlite3_bind_text64(m_stmt, slot, text.constData(),
-                                         static_cast<sqlite3_uint64>(text.size()),
-                                         SQLITE_TRANSIENT, SQLITE_UTF8);
+                                         static_cast<sqlite3_uint64>(text.size()), SQLITE_TRANSIENT,
+                                         SQLITE_UTF8);
                 break;
             }
             }
@@ -247,8 +235,7 @@ SqlCipherResult::Step SqlCipherResult::stepOnce()
                 row.append(QVariant(m_record.field(i).metaType()));
                 break;
             default: {
-                const auto *text =
-                    reinterpret_cast<const char *>(sqlite3_column_text(m_stmt, i));
+                const auto *text = reinterpret_cast<const char *>(sqlite3_column_text(m_stmt, i));
                 const int bytes = sqlite3_column_bytes(m_stmt, i);
                 row.append(QVariant(QString::fromUtf8(text, bytes)));
                 break;

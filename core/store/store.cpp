@@ -37,10 +37,10 @@ Expected<QSqlDatabase> openNamed(const QString &name, const QString &path, const
     db.setConnectOptions(options);
     if (!db.open()) {
         const QString message = describeSqlError(db.lastError());
-        const int code = static_cast<SqlCipherDriver *>(db.driver())->lastSqliteCode() ==
-                                 Store::WrongKey
-                             ? Store::WrongKey
-                             : 0;
+        const int code =
+            static_cast<SqlCipherDriver *>(db.driver())->lastSqliteCode() == Store::WrongKey
+                ? Store::WrongKey
+                : 0;
         db = QSqlDatabase();
         QSqlDatabase::removeDatabase(name);
         return fail(message, code);
@@ -61,8 +61,7 @@ Store::Store(QString path, StoreKey key, Options options)
     , m_key(std::move(key))
     , m_options(options)
     , m_serial(nextSerial++)
-{
-}
+{}
 
 Store::~Store() { closeAll(); }
 

@@ -21,8 +21,8 @@ QString StoreFiles::preRestore(const StoreLocation &location)
 
 Expected<void> StoreFiles::removeDatabaseFiles(const QString &path)
 {
-    for (const QString &suffix : {QStringLiteral("-wal"), QStringLiteral("-shm"),
-                                  QStringLiteral("-journal"), QString()}) {
+    for (const QString &suffix :
+         {QStringLiteral("-wal"), QStringLiteral("-shm"), QStringLiteral("-journal"), QString()}) {
         Expected<void> removed = DurableFile::remove(path + suffix);
         if (!removed)
             return removed;

@@ -5,12 +5,14 @@
 #include <QCoreApplication>
 #include <QDir>
 #include <QFile>
-#include <QRegularExpression>
-#include <QUuid>
 #include <QFileInfo>
+#include <QRegularExpression>
 #include <QStandardPaths>
+#include <QUuid>
 
-StoreLocation::StoreLocation(QString dir) : m_dir(QDir(dir).absolutePath()) {}
+StoreLocation::StoreLocation(QString dir)
+    : m_dir(QDir(dir).absolutePath())
+{}
 
 QString StoreLocation::defaultDirectory()
 {
@@ -35,7 +37,8 @@ Expected<QString> StoreLocation::readIdentity() const
         return fail(QCoreApplication::translate("StoreLocation", "cannot read %1: %2")
                         .arg(identityPath(), file.errorString()));
     const QString id = QString::fromLatin1(file.read(64)).trimmed();
-    static const QRegularExpression uuid(QStringLiteral("^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"));
+    static const QRegularExpression uuid(
+        QStringLiteral("^[0-9a-f]{8}(-[0-9a-f]{4}){3}-[0-9a-f]{12}$"));
     if (!uuid.match(id).hasMatch())
         return fail(QCoreApplication::translate("StoreLocation", "%1 does not hold a store id")
                         .arg(identityPath()));

@@ -31,8 +31,8 @@ Expected<std::unique_ptr<StoreLock>> StoreLock::acquire(const StoreLocation &loc
         const ssize_t n = ::pread(fd, holder, sizeof holder - 1, 0);
         ::close(fd);
         if (error != EWOULDBLOCK)
-            return fail(tr("cannot lock %1: %2")
-                            .arg(path, QString::fromLocal8Bit(std::strerror(error))));
+            return fail(
+                tr("cannot lock %1: %2").arg(path, QString::fromLocal8Bit(std::strerror(error))));
         const QStringList fields =
             QString::fromUtf8(holder, n > 0 ? static_cast<qsizetype>(n) : 0).split(u'\n');
         return fail(tr("the store %1 is in use by process %2 (%3); stop it first, only one "

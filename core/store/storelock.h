@@ -18,6 +18,8 @@ public:
     StoreLock &operator=(const StoreLock &) = delete;
 
 private:
-    explicit StoreLock(int fd) : m_fd(fd) {}
+    explicit StoreLock(int fd)
+        : m_fd(fd)
+    {}
     int m_fd;
 };

@@ -343,19 +343,18 @@ void StoreMaintenance::rekey(OpenedStore &opened, QObject *context, RekeyDone do
                                   .arg(source->pending()->describe(), w.error())));
                     return;
                 }
-                source->pending()->remove(
-                    context, [target, done, newKey, path](Expected<void> removed) {
-                        Store::Options options;
-                        Expected<std::unique_ptr<Store>> reopened =
-                            Store::open(path, newKey, options);
-                        if (!reopened) {
-                            done(reopened.failure());
-                            return;
-                        }
-                        target->store = std::move(reopened.value());
-                        target->key = std::make_shared<StoreKey>(newKey);
-                        done(removed);
-                    });
+                source->pending()->remove(context, [target, done, newKey,
+                                                    path](Expected<void> removed) {
+                    Store::Options options;
+                    Expected<std::unique_ptr<Store>> reopened = Store::open(path, newKey, options);
+                    if (!reopened) {
+                        done(reopened.failure());
+                        return;
+                    }
+                    target->store = std::move(reopened.value());
+                    target->key = std::make_shared<StoreKey>(newKey);
+                    done(removed);
+                });
             });
         StoreKey::wipe(promoted);
     });

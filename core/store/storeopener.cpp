@@ -106,8 +106,7 @@ void openWithKey(const AttemptPtr &a, const StoreKey &key, bool create)
     if (!store && store.code() == Store::WrongKey) {
         tryPendingKey(a, fail(tr("%1 does not open the store %2: it holds the wrong key, or the "
                                  "file is not a Framehouse store. The store was left untouched.")
-                                  .arg(a->result.keySource->describe(),
-                                       a->location.databasePath()),
+                                  .arg(a->result.keySource->describe(), a->location.databasePath()),
                               Store::WrongKey));
         return;
     }
@@ -190,8 +189,8 @@ void readCurrentKey(const AttemptPtr &a)
 
 void StoreOpener::open(const StoreRequest &request, QObject *context, Done done)
 {
-    auto a = std::make_shared<Attempt>(Attempt{request, StoreLocation(request.directory), context,
-                                               std::move(done), {}});
+    auto a = std::make_shared<Attempt>(
+        Attempt{request, StoreLocation(request.directory), context, std::move(done), {}});
     const StoreLocation &location = a->location;
     if (request.exclusive || request.createIfMissing) {
         if (!location.databaseExists() && !request.createIfMissing &&
@@ -227,8 +226,8 @@ void StoreOpener::open(const StoreRequest &request, QObject *context, Done done)
         return;
     }
     if (id.value().isEmpty()) {
-        const bool keychain = request.keyFile.isEmpty() &&
-                              qEnvironmentVariableIsEmpty("CREDENTIALS_DIRECTORY");
+        const bool keychain =
+            request.keyFile.isEmpty() && qEnvironmentVariableIsEmpty("CREDENTIALS_DIRECTORY");
         if (location.databaseExists() && keychain) {
             a->done(fail(tr("%1 is missing, so the store's keychain entry cannot be found; give "
                             "the key with --key-file FILE")

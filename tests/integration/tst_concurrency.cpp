@@ -74,7 +74,8 @@ void TestConcurrency::readersSeeWholeTransactions()
                     if (count % batch != 0)
                         record(QStringLiteral("saw %1 rows: a partial transaction").arg(count));
                     if (count < last)
-                        record(QStringLiteral("count went back from %1 to %2").arg(last).arg(count));
+                        record(
+                            QStringLiteral("count went back from %1 to %2").arg(last).arg(count));
                     last = count;
                     ++reads;
                 } while (writing);

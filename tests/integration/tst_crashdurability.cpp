@@ -1,5 +1,5 @@
-#include "testsupport.h"
 #include "store/storemaintenance.h"
+#include "testsupport.h"
 
 #include <QProcess>
 #include <QRandomGenerator>

@@ -119,9 +119,10 @@ void TestKeychain::storeKeyLivesInKeychain()
     opened = fail(QString());
     QVERIFY(StoreKey::fromHex(*readSlot(KeychainSecretSlot(QStringLiteral("store-") + id)).value())
                 .value() == newKey);
-    QVERIFY(!readSlot(KeychainSecretSlot(QStringLiteral("store-") + id + QStringLiteral(".pending")))
-                 .value()
-                 .has_value());
+    QVERIFY(
+        !readSlot(KeychainSecretSlot(QStringLiteral("store-") + id + QStringLiteral(".pending")))
+             .value()
+             .has_value());
     opened = TestSupport::openStore(request);
     QVERIFY(opened.ok());
     QSqlQuery q(opened->store->connection().value());
@@ -154,10 +155,10 @@ void TestKeychain::noDbusSessionExplainsKeyFile()
     env.remove(QStringLiteral("DBUS_SESSION_BUS_ADDRESS"));
     env.remove(QStringLiteral("DISPLAY"));
     env.insert(QStringLiteral("XDG_RUNTIME_DIR"), m_dir.filePath(QStringLiteral("no-runtime")));
-    const TestSupport::Run run = TestSupport::runCtl(
-        {QStringLiteral("store"), QStringLiteral("init"), QStringLiteral("--store"),
-         m_dir.filePath(QStringLiteral("headless"))},
-        env);
+    const TestSupport::Run run =
+        TestSupport::runCtl({QStringLiteral("store"), QStringLiteral("init"),
+                             QStringLiteral("--store"), m_dir.filePath(QStringLiteral("headless"))},
+                            env);
     QCOMPARE(run.exitCode, 1);
     QVERIFY2(run.err.contains(QStringLiteral("no D-Bus session bus")), qPrintable(run.err));
     QVERIFY(run.err.contains(QStringLiteral("--key-file")));

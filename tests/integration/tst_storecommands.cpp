@@ -78,7 +78,7 @@ QStringList TestStoreCommands::markers()
 
 void TestStoreCommands::initCreatesPrivateFiles()
 {
-    struct stat st{};
+    struct stat st {};
     QCOMPARE(::stat(QFile::encodeName(m_store).constData(), &st), 0);
     QCOMPARE(st.st_mode & 0777, 0700u);
     for (const QString &file : QStringList{m_store + QStringLiteral("/framehouse.db"), m_key}) {
@@ -142,7 +142,7 @@ void TestStoreCommands::backupRestoreRoundTrip()
     const QString backup = m_dir->filePath(QStringLiteral("backup.db"));
     TestSupport::Run run = ctl(QStringLiteral("backup"), {QStringLiteral("--output"), backup});
     QVERIFY2(run.exitCode == 0, qPrintable(run.err));
-    struct stat st{};
+    struct stat st {};
     QCOMPARE(::stat(QFile::encodeName(backup).constData(), &st), 0);
     QCOMPARE(st.st_mode & 0777, 0600u);
     QVERIFY(!TestSupport::readRaw(backup).startsWith("SQLite format 3"));
@@ -165,9 +165,9 @@ void TestStoreCommands::backupWithOwnKey()
     insertMarker(QStringLiteral("own-key"));
     const QString backup = m_dir->filePath(QStringLiteral("backup.db"));
     const QString backupKey = m_dir->filePath(QStringLiteral("backup.key"));
-    TestSupport::Run run = ctl(QStringLiteral("backup"), {QStringLiteral("--output"), backup,
-                                                          QStringLiteral("--backup-key-file"),
-                                                          backupKey});
+    TestSupport::Run run =
+        ctl(QStringLiteral("backup"),
+            {QStringLiteral("--output"), backup, QStringLiteral("--backup-key-file"), backupKey});
     QVERIFY2(run.exitCode == 0, qPrintable(run.err));
     QVERIFY(!(TestSupport::readKeyFile(backupKey) == TestSupport::readKeyFile(m_key)));
     // The store key does not open it; its own key does.
@@ -175,8 +175,8 @@ void TestStoreCommands::backupWithOwnKey()
     QCOMPARE(run.exitCode, 1);
     QVERIFY(run.err.contains(QStringLiteral("not restored")));
     insertMarker(QStringLiteral("later"));
-    run = ctl(QStringLiteral("restore"), {QStringLiteral("--input"), backup,
-                                          QStringLiteral("--backup-key-file"), backupKey});
+    run = ctl(QStringLiteral("restore"),
+              {QStringLiteral("--input"), backup, QStringLiteral("--backup-key-file"), backupKey});
     QVERIFY2(run.exitCode == 0, qPrintable(run.err));
     QCOMPARE(markers(), QStringList{QStringLiteral("own-key")});
 }
@@ -191,7 +191,8 @@ void TestStoreCommands::restoreRefusesDamagedBackup()
     file.seek(4096 + 100); // inside page 2
     file.write("corruption");
     file.close();
-    const TestSupport::Run run = ctl(QStringLiteral("restore"), {QStringLiteral("--input"), backup});
+    const TestSupport::Run run =
+        ctl(QStringLiteral("restore"), {QStringLiteral("--input"), backup});
     QCOMPARE(run.exitCode, 1);
     QVERIFY2(run.err.contains(QStringLiteral("not restored")), qPrintable(run.err));
     QCOMPARE(markers(), QStringList{QStringLiteral("keep-me")});

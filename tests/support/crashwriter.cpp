@@ -35,9 +35,9 @@ int main(int argc, char *argv[])
             }
             QSqlDatabase db = opened->store->connection().value();
             QSqlQuery insert(db);
-            insert.prepare(QStringLiteral(
-                "INSERT INTO jobs (uuid, name, spec, submitted_by, submitted_at) "
-                "VALUES (?, ?, '{}', 'crashwriter', 0)"));
+            insert.prepare(
+                QStringLiteral("INSERT INTO jobs (uuid, name, spec, submitted_by, submitted_at) "
+                               "VALUES (?, ?, '{}', 'crashwriter', 0)"));
             for (int tx = first;; ++tx) {
                 if (!db.transaction())
                     qFatal("begin: %s", qPrintable(db.lastError().text()));

@@ -25,7 +25,7 @@ void TestFileSecretSlot::writesPrivateFile()
     const QString path = m_dir.filePath(QStringLiteral("secret"));
     FileSecretSlot slot(path, true);
     QVERIFY(slot.writeNow("abc\n").ok());
-    struct stat st{};
+    struct stat st {};
     QCOMPARE(::stat(QFile::encodeName(path).constData(), &st), 0);
     QCOMPARE(st.st_mode & 0777, 0600u);
     const auto text = slot.readNow();
@@ -61,7 +61,8 @@ void TestFileSecretSlot::refusesLooseModes()
     const auto text = slot.readNow();
     QCOMPARE(text.ok(), accepted);
     if (!accepted) {
-        QVERIFY2(text.error().contains(QStringLiteral("chmod 600 ") + path), qPrintable(text.error()));
+        QVERIFY2(text.error().contains(QStringLiteral("chmod 600 ") + path),
+                 qPrintable(text.error()));
         QVERIFY(text.error().contains(QString::number(mode, 8)));
     }
 }
@@ -91,7 +92,7 @@ void TestFileSecretSlot::refusesSharedDirectory()
     QVERIFY(result.error().contains(QStringLiteral("chmod 700")));
     const QString fresh = m_dir.filePath(QStringLiteral("fresh/nested"));
     QVERIFY(DurableFile::ensurePrivateDirectory(fresh).ok());
-    struct stat st{};
+    struct stat st {};
     QCOMPARE(::stat(QFile::encodeName(fresh).constData(), &st), 0);
     QCOMPARE(st.st_mode & 0777, 0700u);
 }

@@ -119,7 +119,8 @@ void TestMigrations::failedMigrationRollsBack()
     QVERIFY(q.exec(QStringLiteral("CREATE TABLE audit_records (x)")));
     const Expected<void> migrated = Migrations::migrate(db);
     QVERIFY(!migrated.ok());
-    QVERIFY2(migrated.error().contains(QStringLiteral("rolled back")), qPrintable(migrated.error()));
+    QVERIFY2(migrated.error().contains(QStringLiteral("rolled back")),
+             qPrintable(migrated.error()));
     QVERIFY(migrated.error().contains(QStringLiteral("already exists")));
     QCOMPARE(Migrations::currentVersion(db).value(), 1);
     QVERIFY(!db.tables().contains(QStringLiteral("api_keys"))); // created before the failure
@@ -132,7 +133,8 @@ void TestMigrations::refusesNewerStore()
     QSqlDatabase db = fresh(QStringLiteral("newer.db"));
     QVERIFY(Migrations::migrate(db).ok());
     QSqlQuery q(db);
-    QVERIFY(q.exec(QStringLiteral("PRAGMA user_version = %1").arg(Migrations::latestVersion() + 1)));
+    QVERIFY(
+        q.exec(QStringLiteral("PRAGMA user_version = %1").arg(Migrations::latestVersion() + 1)));
     const Expected<void> migrated = Migrations::migrate(db);
     QVERIFY(!migrated.ok());
     QVERIFY(migrated.error().contains(QStringLiteral("upgrade Framehouse")));
