@@ -117,7 +117,7 @@ demo() {
     keyfile="$here/build/demo-store.key"
     ctl="$here/build/dev/app/ctl/framehousectl"
     if [ ! -f "$store/framehouse.db" ]; then
-        "$ctl" store init --store "$store" --key-file "$keyfile" --create-key-file
+        "$ctl" store init --store "$store" --key-file "$keyfile"
     fi
     "$ctl" store check --store "$store" --key-file "$keyfile"
     "$ctl" store info --store "$store" --key-file "$keyfile"
