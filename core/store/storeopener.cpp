@@ -8,6 +8,12 @@
 namespace {
 QString tr(const char *text) { return QCoreApplication::translate("StoreOpener", text); }
 
+Failure noStore(const StoreLocation &location)
+{
+    return fail(tr("there is no store in %1; create one with: framehousectl store init --store %1")
+                    .arg(location.directory()));
+}
+
 struct Attempt {
     StoreRequest request;
     StoreLocation location;
@@ -164,9 +170,7 @@ void readCurrentKey(const AttemptPtr &a)
                 } else if (a->request.createIfMissing) {
                     a->done(fail(tr("%1 holds no key and is read-only").arg(slot.describe())));
                 } else {
-                    a->done(fail(tr("there is no store in %1; create one with: framehousectl "
-                                    "store init --store %1")
-                                     .arg(a->location.directory())));
+                    a->done(noStore(a->location));
                 }
                 return;
             }
@@ -177,9 +181,7 @@ void readCurrentKey(const AttemptPtr &a)
                 return;
             }
             if (!exists && !a->request.createIfMissing) {
-                a->done(fail(tr("there is no store in %1; create one with: framehousectl store "
-                                "init --store %1")
-                                 .arg(a->location.directory())));
+                a->done(noStore(a->location));
                 return;
             }
             openWithKey(a, key.value(), !exists);
@@ -192,14 +194,12 @@ void StoreOpener::open(const StoreRequest &request, QObject *context, Done done)
     auto a = std::make_shared<Attempt>(
         Attempt{request, StoreLocation(request.directory), context, std::move(done), {}});
     const StoreLocation &location = a->location;
+    if (!location.databaseExists() && !request.createIfMissing &&
+        !StoreFiles::hasInterruptedRestore(location)) {
+        a->done(noStore(location));
+        return;
+    }
     if (request.exclusive || request.createIfMissing) {
-        if (!location.databaseExists() && !request.createIfMissing &&
-            !StoreFiles::hasInterruptedRestore(location)) {
-            a->done(fail(tr("there is no store in %1; create one with: framehousectl store init "
-                            "--store %1")
-                             .arg(location.directory())));
-            return;
-        }
         Expected<void> dir = DurableFile::ensurePrivateDirectory(location.directory());
         if (!dir) {
             a->done(dir.failure());
