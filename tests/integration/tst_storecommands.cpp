@@ -23,6 +23,7 @@ private Q_SLOTS:
     void rekeyInterruptedBySigkill();
     void keyFilePermissionsRefused();
     void missingStoreIsNotCreatedByCheck();
+    void systemdCredentialAndEnvironment();
 
 private:
     QStringList storeArgs() const
@@ -266,6 +267,42 @@ void TestStoreCommands::missingStoreIsNotCreatedByCheck()
     QCOMPARE(run.exitCode, 1);
     QVERIFY(run.err.contains(QStringLiteral("store init")));
     QVERIFY(!QFile::exists(elsewhere));
+}
+
+void TestStoreCommands::systemdCredentialAndEnvironment()
+{
+    // As under systemd: no --key-file, the key in $CREDENTIALS_DIRECTORY,
+    // the store named by FRAMEHOUSE_STORE.
+    const QString credentials = m_dir->filePath(QStringLiteral("credentials"));
+    QVERIFY(QDir().mkpath(credentials));
+    QVERIFY(QFile::copy(m_key, credentials + QStringLiteral("/store-key")));
+    QVERIFY(QFile::setPermissions(credentials + QStringLiteral("/store-key"), QFile::ReadOwner));
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.remove(QStringLiteral("FRAMEHOUSE_KEY_FILE"));
+    env.remove(QStringLiteral("DBUS_SESSION_BUS_ADDRESS"));
+    env.insert(QStringLiteral("CREDENTIALS_DIRECTORY"), credentials);
+    env.insert(QStringLiteral("FRAMEHOUSE_STORE"), m_store);
+    TestSupport::Run run =
+        TestSupport::runCtl({QStringLiteral("store"), QStringLiteral("info")}, env);
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    QVERIFY(run.out.contains(credentials + QStringLiteral("/store-key")));
+    QVERIFY(run.out.contains(m_store));
+    // Framehouse cannot rotate a key that systemd hands it.
+    run = TestSupport::runCtl({QStringLiteral("store"), QStringLiteral("rekey")}, env);
+    QCOMPARE(run.exitCode, 1);
+    QVERIFY2(run.err.contains(QStringLiteral("update the systemd credential")),
+             qPrintable(run.err));
+    // --key-file wins over the credential, and FRAMEHOUSE_KEY_FILE works too.
+    const QString wrong = m_dir->filePath(QStringLiteral("wrong.key"));
+    TestSupport::writeKeyFile(wrong);
+    env.insert(QStringLiteral("FRAMEHOUSE_KEY_FILE"), wrong);
+    run = TestSupport::runCtl({QStringLiteral("store"), QStringLiteral("check")}, env);
+    QCOMPARE(run.exitCode, 1);
+    QVERIFY(run.err.contains(QStringLiteral("wrong key")));
+    run = TestSupport::runCtl(
+        {QStringLiteral("store"), QStringLiteral("check"), QStringLiteral("--key-file"), m_key},
+        env);
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
 }
 
 QTEST_GUILESS_MAIN(TestStoreCommands)
