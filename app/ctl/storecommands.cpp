@@ -146,6 +146,8 @@ void StoreCommands::run(const QString &command, const QCommandLineParser &parser
     const bool writes = command == QLatin1String("init") || command == QLatin1String("restore") ||
                         command == QLatin1String("rekey");
     request.exclusive = writes;
+    request.excludeReaders =
+        command == QLatin1String("restore") || command == QLatin1String("rekey");
     request.createIfMissing =
         command == QLatin1String("init") || command == QLatin1String("restore");
 

@@ -92,7 +92,11 @@ Expected<void> DurableFile::syncDirectory(const QString &dir)
     const int fd = ::open(QFile::encodeName(dir).constData(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0)
         return fail(tr("cannot open directory %1: %2").arg(dir, errnoText()));
-    ::fsync(fd);
+    if (::fsync(fd) != 0) {
+        const QString why = errnoText();
+        ::close(fd);
+        return fail(tr("cannot flush directory %1 to disk: %2").arg(dir, why));
+    }
     ::close(fd);
     return {};
 }

@@ -160,6 +160,9 @@ bool SqlCipherDriver::open(const QString &db, const QString &, const QString &, 
         return failOpen(tr("cannot open %1: %2").arg(db, detail), rc);
     }
     sqlite3_extended_result_codes(m_db, 1);
+    // Before the first read: another connection may be recovering or
+    // checkpointing the WAL at this moment.
+    sqlite3_busy_timeout(m_db, options->busyTimeoutMs);
 
     if (m_key) {
         std::string literal = m_key->sqlLiteral();
@@ -196,7 +199,6 @@ bool SqlCipherDriver::open(const QString &db, const QString &, const QString &, 
         return failOpen(tr("cannot read %1: %2").arg(db, QString::fromUtf8(sqlite3_errmsg(m_db))),
                         rc);
 
-    sqlite3_busy_timeout(m_db, options->busyTimeoutMs);
     setOpen(true);
     setOpenError(false);
     const char *settings = options->readOnly ? "PRAGMA foreign_keys=ON;"

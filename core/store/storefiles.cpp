@@ -35,13 +35,22 @@ Expected<void> StoreFiles::moveDatabaseFiles(const QString &from, const QString 
     Expected<void> shm = DurableFile::remove(from + QStringLiteral("-shm"));
     if (!shm)
         return shm;
-    if (QFileInfo::exists(from + QStringLiteral("-wal"))) {
-        Expected<void> wal =
-            DurableFile::rename(from + QStringLiteral("-wal"), to + QStringLiteral("-wal"));
-        if (!wal)
-            return wal;
+    // All or nothing, judged by where the files are (a rename can succeed
+    // and still report a failed directory flush). The main file moves first:
+    // after a crash, "database missing, moved copy present" is what recovery
+    // looks for.
+    const QString fromWal = from + QStringLiteral("-wal");
+    Expected<void> moved = DurableFile::rename(from, to);
+    if (QFileInfo::exists(from))
+        return moved.ok() ? fail(QStringLiteral("cannot move %1").arg(from)) : moved;
+    if (QFileInfo::exists(fromWal)) {
+        moved = DurableFile::rename(fromWal, to + QStringLiteral("-wal"));
+        if (QFileInfo::exists(fromWal)) {
+            (void)DurableFile::rename(to, from);
+            return moved.ok() ? fail(QStringLiteral("cannot move %1").arg(fromWal)) : moved;
+        }
     }
-    return DurableFile::rename(from, to);
+    return moved;
 }
 
 bool StoreFiles::hasInterruptedRestore(const StoreLocation &location)
@@ -58,5 +67,11 @@ Expected<void> StoreFiles::recoverInterruptedOperations(const StoreLocation &loc
     }
     if (hasInterruptedRestore(location))
         return moveDatabaseFiles(preRestore(location), location.databasePath());
+    // A crash between moving the main file back and its WAL.
+    const QString wal = location.databasePath() + QStringLiteral("-wal");
+    const QString strayWal = preRestore(location) + QStringLiteral("-wal");
+    if (!QFileInfo::exists(preRestore(location)) && QFileInfo::exists(strayWal) &&
+        !QFileInfo::exists(wal))
+        return DurableFile::rename(strayWal, wal);
     return {};
 }

@@ -250,17 +250,29 @@ Expected<void> StoreMaintenance::restore(OpenedStore &opened, const QString &bac
     opened.store->closeAll();
     opened.store.reset();
     (void)StoreFiles::removeDatabaseFiles(kept);
-    Expected<void> step = StoreFiles::moveDatabaseFiles(current, kept);
-    if (step)
-        step = DurableFile::rename(incoming, current);
     Store::Options options;
     options.migrate = true;
+    // Moves the old database and its WAL aside, all or nothing.
+    Expected<void> step = StoreFiles::moveDatabaseFiles(current, kept);
+    if (!step) {
+        (void)StoreFiles::removeDatabaseFiles(incoming);
+        Expected<std::unique_ptr<Store>> old = Store::open(current, *opened.key, options);
+        if (old)
+            opened.store = std::move(old.value());
+        return fail(tr("the backup was not restored: %1").arg(step.error()));
+    }
+    (void)DurableFile::rename(incoming, current);
+    const bool swapped = QFileInfo::exists(current);
     Expected<std::unique_ptr<Store>> reopened =
-        step ? Store::open(current, *opened.key, options)
-             : Expected<std::unique_ptr<Store>>(step.failure());
+        swapped
+            ? Store::open(current, *opened.key, options)
+            : Expected<std::unique_ptr<Store>>(fail(tr("cannot move %1 into place").arg(incoming)));
     if (!reopened) {
-        // Put the old database back; it was never modified.
-        (void)StoreFiles::removeDatabaseFiles(current);
+        // Every file of the old database is in `kept`, unmodified: whatever
+        // is at `current` now is the restored copy.
+        if (swapped)
+            (void)StoreFiles::removeDatabaseFiles(current);
+        (void)StoreFiles::removeDatabaseFiles(incoming);
         (void)StoreFiles::moveDatabaseFiles(kept, current);
         Expected<std::unique_ptr<Store>> old = Store::open(current, *opened.key, options);
         if (old)
@@ -307,6 +319,14 @@ void StoreMaintenance::rekey(OpenedStore &opened, QObject *context, RekeyDone do
                 rows(db.value(), QStringLiteral("PRAGMA wal_checkpoint(TRUNCATE)"));
             if (!checkpoint)
                 return checkpoint.failure();
+            // "busy | log frames | checkpointed frames": the WAL is deleted
+            // below, so every frame must be in the database first.
+            const QStringList fields = checkpoint.value().value(0).split(QStringLiteral(" | "));
+            if (fields.size() != 3 || fields.at(0) != QLatin1String("0") ||
+                fields.at(1) != fields.at(2))
+                return fail(tr("the WAL could not be fully checkpointed (%1); another process "
+                               "is reading the store, try again")
+                                .arg(checkpoint.value().value(0)));
             Expected<void> exported = exportTo(db.value(), copy, newKey);
             if (!exported)
                 return exported;
@@ -323,13 +343,21 @@ void StoreMaintenance::rekey(OpenedStore &opened, QObject *context, RekeyDone do
                 step = DurableFile::rename(copy, path);
         }
         if (!step) {
-            (void)StoreFiles::removeDatabaseFiles(copy);
-            Store::Options options;
             if (!target->store) {
-                Expected<std::unique_ptr<Store>> old = Store::open(path, *target->key, options);
-                if (old)
-                    target->store = std::move(old.value());
+                Expected<std::unique_ptr<Store>> old =
+                    Store::open(path, *target->key, Store::Options{});
+                if (!old) {
+                    // The swap may have happened after all: the pending slot
+                    // holds the only key that opens the store now, and the
+                    // next open promotes it. Never drop it here.
+                    done(fail(tr("rekey failed midway (%1); the new key stays in %2 and the "
+                                 "next open of the store finishes the rotation")
+                                  .arg(step.error(), source->pending()->describe())));
+                    return;
+                }
+                target->store = std::move(old.value());
             }
+            (void)StoreFiles::removeDatabaseFiles(copy);
             source->pending()->remove(context, [done, step](Expected<void>) { done(step); });
             return;
         }

@@ -206,6 +206,15 @@ void StoreOpener::open(const StoreRequest &request, QObject *context, Done done)
             return;
         }
     }
+    if (!request.exclusive || request.excludeReaders) {
+        Expected<std::unique_ptr<StoreLock>> readers = StoreLock::acquire(
+            location, request.exclusive ? StoreLock::Kind::NoReaders : StoreLock::Kind::Reader);
+        if (!readers) {
+            a->done(readers.failure());
+            return;
+        }
+        a->result.readersLock = std::move(readers.value());
+    }
     if (request.exclusive) {
         Expected<std::unique_ptr<StoreLock>> lock = StoreLock::acquire(location);
         if (!lock) {

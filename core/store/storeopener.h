@@ -18,11 +18,14 @@ struct StoreRequest {
     // Exclusive: take the engine lock, migrate, and finish or clean up an
     // interrupted rekey or restore. Shared opens only read.
     bool exclusive = true;
+    // Also keep readers (check, info, backup) out: for rekey and restore.
+    bool excludeReaders = false;
 };
 
 struct OpenedStore {
     std::shared_ptr<Store> store;
-    std::shared_ptr<StoreLock> lock; // null for a shared open
+    std::shared_ptr<StoreLock> lock;        // the engine lock; null for a shared open
+    std::shared_ptr<StoreLock> readersLock; // shared for readers, exclusive for rekey/restore
     std::shared_ptr<StoreKeySource> keySource;
     std::shared_ptr<StoreKey> key;
     QString storeId;

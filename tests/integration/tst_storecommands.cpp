@@ -24,6 +24,7 @@ private Q_SLOTS:
     void keyFilePermissionsRefused();
     void missingStoreIsNotCreatedByCheck();
     void systemdCredentialAndEnvironment();
+    void rekeyAndRestoreWaitForReaders();
 
 private:
     QStringList storeArgs() const
@@ -303,6 +304,28 @@ void TestStoreCommands::systemdCredentialAndEnvironment()
         {QStringLiteral("store"), QStringLiteral("check"), QStringLiteral("--key-file"), m_key},
         env);
     QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+}
+
+void TestStoreCommands::rekeyAndRestoreWaitForReaders()
+{
+    const QString backup = m_dir->filePath(QStringLiteral("backup.db"));
+    QCOMPARE(ctl(QStringLiteral("backup"), {QStringLiteral("--output"), backup}).exitCode, 0);
+    {
+        // A reader (like a running check or backup) holds the store open.
+        StoreRequest request{m_store, m_key, false, false};
+        Expected<OpenedStore> reader = TestSupport::openStore(request);
+        QVERIFY2(reader.ok(), reader.ok() ? "" : qPrintable(reader.error()));
+        const QByteArray key = TestSupport::readRaw(m_key);
+        TestSupport::Run run = ctl(QStringLiteral("rekey"));
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY2(run.err.contains(QStringLiteral("being read")), qPrintable(run.err));
+        QCOMPARE(TestSupport::readRaw(m_key), key);
+        run = ctl(QStringLiteral("restore"), {QStringLiteral("--input"), backup});
+        QCOMPARE(run.exitCode, 1);
+        QVERIFY(run.err.contains(QStringLiteral("being read")));
+        QCOMPARE(ctl(QStringLiteral("check")).exitCode, 0); // readers share
+    }
+    QCOMPARE(ctl(QStringLiteral("rekey")).exitCode, 0);
 }
 
 QTEST_GUILESS_MAIN(TestStoreCommands)
