@@ -41,11 +41,7 @@ Expected<StoreKey> backupKey(const QCommandLineParser &parser, const OpenedStore
     if (!text)
         return text.failure();
     if (text.value()) {
-        Expected<StoreKey> key = StoreKey::fromHex(*text.value());
-        StoreKey::wipe(*text.value());
-        if (!key)
-            return fail(QObject::tr("%1: %2").arg(slot.describe(), key.error()));
-        return key;
+        return StoreKey::fromSecret(*text.value(), slot.describe());
     }
     if (!mayCreate)
         return fail(QObject::tr("%1 does not exist").arg(slot.describe()));

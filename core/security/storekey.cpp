@@ -54,6 +54,17 @@ Expected<StoreKey> StoreKey::fromHex(QByteArrayView text)
     return key;
 }
 
+Expected<StoreKey> StoreKey::fromSecret(QByteArray &text, const QString &source)
+{
+    Expected<StoreKey> key = fromHex(text);
+    wipe(text);
+    if (!key)
+        return fail(
+            QCoreApplication::translate("StoreKey", "%1 does not hold a valid store key: %2")
+                .arg(source, key.error()));
+    return key;
+}
+
 StoreKey::StoreKey(const StoreKey &other)
     : m_bytes(other.m_bytes)
 {}

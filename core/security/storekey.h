@@ -18,6 +18,8 @@ public:
     static StoreKey generate();
     // Strict: exactly 64 hex digits, optionally followed by one newline.
     static Expected<StoreKey> fromHex(QByteArrayView text);
+    // fromHex on a secret read from `source` (for messages); wipes `text`.
+    static Expected<StoreKey> fromSecret(QByteArray &text, const QString &source);
 
     StoreKey(const StoreKey &other);
     StoreKey &operator=(const StoreKey &other);

@@ -16,7 +16,6 @@ namespace {
 
 struct ConnectOptions {
     int busyTimeoutMs = 5000;
-    bool readOnly = false;
     bool noCreate = false;
     bool plaintext = false;
 };
@@ -31,8 +30,6 @@ std::optional<ConnectOptions> parseOptions(const QString &text)
             options.busyTimeoutMs = item.mid(16).toInt(&ok);
             if (!ok || options.busyTimeoutMs < 0)
                 return std::nullopt;
-        } else if (item == QLatin1String("FH_READONLY")) {
-            options.readOnly = true;
         } else if (item == QLatin1String("FH_NO_CREATE")) {
             options.noCreate = true;
         } else if (item == QLatin1String("FH_PLAINTEXT")) {
@@ -150,8 +147,8 @@ bool SqlCipherDriver::open(const QString &db, const QString &, const QString &, 
         return failOpen(tr("no store key was given; refusing to open %1 unencrypted").arg(db),
                         SQLITE_MISUSE);
 
-    int flags = options->readOnly ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE;
-    if (!options->readOnly && !options->noCreate)
+    int flags = SQLITE_OPEN_READWRITE;
+    if (!options->noCreate)
         flags |= SQLITE_OPEN_CREATE;
     flags |= SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_PRIVATECACHE | SQLITE_OPEN_EXRESCODE;
     int rc = sqlite3_open_v2(QFile::encodeName(db).constData(), &m_db, flags, nullptr);
@@ -201,9 +198,8 @@ bool SqlCipherDriver::open(const QString &db, const QString &, const QString &, 
 
     setOpen(true);
     setOpenError(false);
-    const char *settings = options->readOnly ? "PRAGMA foreign_keys=ON;"
-                                             : "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
-                                               "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;";
+    const char *settings = "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+                           "PRAGMA foreign_keys=ON; PRAGMA secure_delete=ON;";
     if (!exec(settings, QSqlError::ConnectionError)) {
         const QSqlError error = lastError();
         close();

@@ -17,7 +17,6 @@ struct sqlite3;
 // settings: WAL, synchronous=FULL, foreign_keys=ON, secure_delete=ON and a
 // busy timeout. Connect options (";"-separated):
 //   FH_BUSY_TIMEOUT=<ms>   default 5000
-//   FH_READONLY            open read-only
 //   FH_NO_CREATE           fail if the file does not exist
 //   FH_PLAINTEXT           open without a key (benchmarks only)
 class SqlCipherDriver final : public QSqlDriver {

@@ -292,7 +292,7 @@ bool SqlCipherResult::fetchLast()
         return false;
     while (stepOnce() == Step::Row) {
     }
-    if (lastError().isValid() && lastError().type() != QSqlError::NoError)
+    if (lastError().isValid())
         return false;
     const int last = m_firstCached + static_cast<int>(m_rows.size()) - 1;
     if (last < 0 || last < m_firstCached) {

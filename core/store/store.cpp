@@ -17,8 +17,6 @@ QString tr(const char *text) { return QCoreApplication::translate("Store", text)
 QString connectOptions(const Store::Options &options, bool allowCreate)
 {
     QStringList parts{QStringLiteral("FH_BUSY_TIMEOUT=%1").arg(options.busyTimeoutMs)};
-    if (options.readOnly)
-        parts << QStringLiteral("FH_READONLY");
     if (!allowCreate)
         parts << QStringLiteral("FH_NO_CREATE");
     if (options.plaintext)
@@ -89,7 +87,7 @@ Expected<std::unique_ptr<Store>> Store::open(const QString &databasePath, const 
                         .arg(databasePath)
                         .arg(version.value())
                         .arg(Migrations::latestVersion()));
-    if (options.migrate && !options.readOnly) {
+    if (options.migrate) {
         Expected<void> migrated = Migrations::migrate(db.value());
         if (!migrated)
             return migrated.failure();

@@ -21,7 +21,6 @@ public:
     struct Options {
         Create create = Create::Never;
         bool migrate = true;
-        bool readOnly = false;
         bool plaintext = false; // benchmarks only: same code path, no codec key
         int busyTimeoutMs = 5000;
     };

@@ -250,8 +250,7 @@ Expected<void> StoreMaintenance::restore(OpenedStore &opened, const QString &bac
     opened.store->closeAll();
     opened.store.reset();
     (void)StoreFiles::removeDatabaseFiles(kept);
-    Store::Options options;
-    options.migrate = true;
+    const Store::Options options;
     // Moves the old database and its WAL aside, all or nothing.
     Expected<void> step = StoreFiles::moveDatabaseFiles(current, kept);
     if (!step) {

@@ -31,15 +31,6 @@ Store::Options storeOptions(const Attempt &a, bool create)
     return options;
 }
 
-Expected<StoreKey> parseKey(const SecretSlot &slot, QByteArray text)
-{
-    Expected<StoreKey> key = StoreKey::fromHex(text);
-    StoreKey::wipe(text);
-    if (!key)
-        return fail(tr("%1 does not hold a valid store key: %2").arg(slot.describe(), key.error()));
-    return key;
-}
-
 void finish(const AttemptPtr &a, Expected<std::unique_ptr<Store>> store, const StoreKey &key)
 {
     if (!store) {
@@ -49,6 +40,19 @@ void finish(const AttemptPtr &a, Expected<std::unique_ptr<Store>> store, const S
     a->result.store = std::move(store.value());
     a->result.key = std::make_shared<StoreKey>(key);
     a->done(std::move(a->result));
+}
+
+// Clears the pending slot, then hands over the opened store.
+void dropPendingThenFinish(const AttemptPtr &a, std::unique_ptr<Store> store, const StoreKey &key)
+{
+    auto opened = std::make_shared<std::unique_ptr<Store>>(std::move(store));
+    a->result.keySource->pending()->remove(a->context, [a, key, opened](Expected<void> removed) {
+        if (!removed) {
+            a->done(removed.failure());
+            return;
+        }
+        finish(a, std::move(*opened), key);
+    });
 }
 
 // The current key did not open the store: a rekey may have swapped the
@@ -65,9 +69,8 @@ void tryPendingKey(const AttemptPtr &a, Failure original)
             a->done(original);
             return;
         }
-        const SecretSlot &slot = *a->result.keySource->pending();
-        Expected<StoreKey> key = parseKey(slot, *text.value());
-        StoreKey::wipe(*text.value());
+        Expected<StoreKey> key =
+            StoreKey::fromSecret(*text.value(), a->result.keySource->pending()->describe());
         if (!key) {
             a->done(original);
             return;
@@ -92,14 +95,7 @@ void tryPendingKey(const AttemptPtr &a, Failure original)
                     a->done(written.failure());
                     return;
                 }
-                a->result.keySource->pending()->remove(
-                    a->context, [a, promoted, opened](Expected<void> removed) {
-                        if (!removed) {
-                            a->done(removed.failure());
-                            return;
-                        }
-                        finish(a, std::move(*opened), promoted);
-                    });
+                dropPendingThenFinish(a, std::move(*opened), promoted);
             });
         StoreKey::wipe(line);
     });
@@ -123,14 +119,7 @@ void openWithKey(const AttemptPtr &a, const StoreKey &key, bool create)
     }
     // The current key works, so any pending key is from a rekey that died
     // before it swapped the database: discard it.
-    auto opened = std::make_shared<std::unique_ptr<Store>>(std::move(store.value()));
-    pending->remove(a->context, [a, key, opened](Expected<void> removed) {
-        if (!removed) {
-            a->done(removed.failure());
-            return;
-        }
-        finish(a, std::move(*opened), key);
-    });
+    dropPendingThenFinish(a, std::move(store.value()), key);
 }
 
 void createKeyAndStore(const AttemptPtr &a)
@@ -174,8 +163,7 @@ void readCurrentKey(const AttemptPtr &a)
                 }
                 return;
             }
-            Expected<StoreKey> key = parseKey(slot, *text.value());
-            StoreKey::wipe(*text.value());
+            Expected<StoreKey> key = StoreKey::fromSecret(*text.value(), slot.describe());
             if (!key) {
                 a->done(key.failure());
                 return;

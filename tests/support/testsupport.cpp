@@ -20,7 +20,7 @@ StoreKey TestSupport::readKeyFile(const QString &path)
     Expected<std::optional<QByteArray>> text = FileSecretSlot(path, false).readNow();
     if (!text || !text.value())
         qFatal("cannot read %s", qPrintable(path));
-    return StoreKey::fromHex(*text.value()).value();
+    return StoreKey::fromSecret(*text.value(), path).value();
 }
 
 Expected<OpenedStore> TestSupport::openStore(const StoreRequest &request)
