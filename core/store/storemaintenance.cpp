@@ -120,24 +120,32 @@ qint64 fileSize(const QString &path) { return QFileInfo(path).size(); }
 
 Expected<QStringList> StoreMaintenance::check(QSqlDatabase &db)
 {
+    const struct {
+        const char *label;
+        const char *sql;
+        const char *healthy; // the one row a healthy database answers, if any
+    } checks[] = {
+        {"cipher", "PRAGMA cipher_integrity_check", nullptr},
+        {"integrity", "PRAGMA integrity_check", "ok"},
+        {"foreign key", "PRAGMA foreign_key_check", nullptr},
+    };
     QStringList problems;
-    Expected<QStringList> cipher = rows(db, QStringLiteral("PRAGMA cipher_integrity_check"));
-    if (!cipher)
-        return cipher.failure();
-    for (const QString &row : cipher.value())
-        problems << tr("cipher: %1").arg(row);
-    Expected<QStringList> integrity = rows(db, QStringLiteral("PRAGMA integrity_check"));
-    if (!integrity)
-        return integrity.failure();
-    if (integrity.value() != QStringList{QStringLiteral("ok")}) {
-        for (const QString &row : integrity.value())
-            problems << tr("integrity: %1").arg(row);
+    for (const auto &c : checks) {
+        const QString label = tr(c.label);
+        Expected<QStringList> found = rows(db, QString::fromLatin1(c.sql));
+        // A check that cannot even run on damaged pages is itself a finding;
+        // the remaining checks still run.
+        if (!found) {
+            problems << tr("%1: %2").arg(label, found.error());
+            continue;
+        }
+        const QStringList healthy =
+            c.healthy ? QStringList{QString::fromLatin1(c.healthy)} : QStringList();
+        if (found.value() == healthy)
+            continue;
+        for (const QString &row : found.value())
+            problems << tr("%1: %2").arg(label, row);
     }
-    Expected<QStringList> keys = rows(db, QStringLiteral("PRAGMA foreign_key_check"));
-    if (!keys)
-        return keys.failure();
-    for (const QString &row : keys.value())
-        problems << tr("foreign key: %1").arg(row);
     return problems;
 }
 

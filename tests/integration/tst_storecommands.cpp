@@ -25,6 +25,8 @@ private Q_SLOTS:
     void missingStoreIsNotCreatedByCheck();
     void systemdCredentialAndEnvironment();
     void rekeyAndRestoreWaitForReaders();
+    void checkFindsDamagedPages();
+    void interruptedRestoreIsRolledBack();
 
 private:
     QStringList storeArgs() const
@@ -326,6 +328,35 @@ void TestStoreCommands::rekeyAndRestoreWaitForReaders()
         QCOMPARE(ctl(QStringLiteral("check")).exitCode, 0); // readers share
     }
     QCOMPARE(ctl(QStringLiteral("rekey")).exitCode, 0);
+}
+
+void TestStoreCommands::checkFindsDamagedPages()
+{
+    for (int i = 0; i < 300; ++i)
+        insertMarker(QStringLiteral("row-%1").arg(i));
+    QFile file(m_store + QStringLiteral("/framehouse.db"));
+    QVERIFY(file.size() > 3 * 4096);
+    QVERIFY(file.open(QIODevice::ReadWrite));
+    file.seek(2 * 4096 + 200); // inside page 3
+    file.write("flipped bytes");
+    file.close();
+    const TestSupport::Run run = ctl(QStringLiteral("check"));
+    QCOMPARE(run.exitCode, 1);
+    QVERIFY2(run.err.contains(QStringLiteral("failed its check")), qPrintable(run.err));
+    QVERIFY(run.err.contains(QStringLiteral("cipher:")));
+}
+
+void TestStoreCommands::interruptedRestoreIsRolledBack()
+{
+    insertMarker(QStringLiteral("original"));
+    // The state a restore killed between its two renames leaves behind.
+    const QString db = m_store + QStringLiteral("/framehouse.db");
+    QVERIFY(QFile::rename(db, db + QStringLiteral(".pre-restore")));
+    QVERIFY(QFile::copy(db + QStringLiteral(".pre-restore"), db + QStringLiteral(".restore")));
+    QCOMPARE(markers(), QStringList{QStringLiteral("original")});
+    QVERIFY(!QFile::exists(db + QStringLiteral(".pre-restore")));
+    QVERIFY(!QFile::exists(db + QStringLiteral(".restore")));
+    QCOMPARE(ctl(QStringLiteral("check")).exitCode, 0);
 }
 
 QTEST_GUILESS_MAIN(TestStoreCommands)
