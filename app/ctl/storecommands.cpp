@@ -1,37 +1,68 @@
 #include "storecommands.h"
 
+#include "ctloutput.h"
+#include "engine/enginesecrets.h"
 #include "engine/storeoptions.h"
 #include "security/filesecretslot.h"
 #include "store/storemaintenance.h"
 
+#include <QDateTime>
+
 #include <QFileInfo>
 #include <QTextStream>
 
+using namespace CtlOutput;
+
 namespace {
-enum ExitCode { Success = 0, Failed = 1, Usage = 2 };
-
-QTextStream &out()
+// Appends `event` once the operation has succeeded. Moving files is not a
+// transaction, so the record follows the change; if it cannot be written
+// the command fails and says so. After a restore the anchor is reset to the
+// restored chain, which is older than the one it replaced.
+void recordThen(QObject *context, const std::shared_ptr<OpenedStore> &opened, bool create,
+                const AuditEvent &event, bool resetAnchor, const QString &success,
+                const StoreCommands::Finished &finished)
 {
-    static QTextStream stream(stdout);
-    return stream;
+    EngineSecrets::load(*opened, create, context, [=](Expected<EngineSecrets> secrets) {
+        const QString unaudited =
+            QObject::tr("%1, but it could not be recorded in the audit log: %2");
+        if (!secrets) {
+            finished(report(unaudited.arg(success, secrets.error())));
+            return;
+        }
+        Expected<QSqlDatabase> db = opened->store->connection();
+        Expected<AuditRecord> written =
+            db ? secrets->audit->record(db.value(), event, QDateTime::currentMSecsSinceEpoch())
+               : Expected<AuditRecord>(db.failure());
+        if (written && resetAnchor) {
+            Expected<void> reset =
+                secrets->audit->anchor().reset(AuditTip{written->seq, written->mac});
+            if (!reset)
+                written = reset.failure();
+        }
+        if (!written) {
+            finished(report(unaudited.arg(success, written.error())));
+            return;
+        }
+        out() << success << Qt::endl;
+        finished(Success);
+    });
 }
 
-QTextStream &err()
+AuditEvent storeEvent(const QString &action, const OpenedStore &opened, const QString &file = {})
 {
-    static QTextStream stream(stderr);
-    return stream;
-}
-
-int report(const QString &message)
-{
-    err() << QStringLiteral("framehousectl: error: ") << message << Qt::endl;
-    return Failed;
+    AuditEvent event;
+    event.actor = AuditEvent::operatorActor();
+    event.action = action;
+    event.target = opened.store->databasePath();
+    if (!file.isEmpty())
+        event.details.insert(QStringLiteral("file"), file);
+    return event;
 }
 
 // The backup key: the one in --backup-key-file (created if the file does
 // not exist yet), else the store key.
-Expected<StoreKey> backupKey(const QCommandLineParser &parser, const OpenedStore &opened,
-                             bool mayCreate)
+Expected<SecretKey> backupKey(const QCommandLineParser &parser, const OpenedStore &opened,
+                              bool mayCreate)
 {
     const QString path = parser.value(QStringLiteral("backup-key-file"));
     if (path.isEmpty())
@@ -41,14 +72,14 @@ Expected<StoreKey> backupKey(const QCommandLineParser &parser, const OpenedStore
     if (!text)
         return text.failure();
     if (text.value()) {
-        return StoreKey::fromSecret(*text.value(), slot.describe());
+        return SecretKey::fromSecret(*text.value(), slot.describe());
     }
     if (!mayCreate)
         return fail(QObject::tr("%1 does not exist").arg(slot.describe()));
-    const StoreKey key = StoreKey::generate();
+    const SecretKey key = SecretKey::generate();
     QByteArray line = key.toHexLine();
     Expected<void> written = slot.writeNow(line);
-    StoreKey::wipe(line);
+    SecretKey::wipe(line);
     if (!written)
         return written.failure();
     out() << QObject::tr("created a new backup key in %1; keep it apart from the backup").arg(path)
@@ -154,18 +185,21 @@ void StoreCommands::run(const QString &command, const QCommandLineParser &parser
         }
         auto opened = std::make_shared<OpenedStore>(std::move(r.value()));
         if (command == QLatin1String("init")) {
-            out() << (opened->created ? tr("created a new store in %1, key in %2")
-                                      : tr("the store in %1 already exists and opens with %2"))
-                         .arg(QFileInfo(opened->store->databasePath()).path(),
-                              opened->keySource->describe())
-                  << Qt::endl;
-            finished(Success);
+            const QString done =
+                (opened->created ? tr("created a new store in %1, key in %2")
+                                 : tr("the store in %1 already exists and opens with %2"))
+                    .arg(QFileInfo(opened->store->databasePath()).path(),
+                         opened->keySource->describe());
+            AuditEvent event = storeEvent(QStringLiteral("store.opened"), *opened);
+            if (opened->created)
+                event.action = QStringLiteral("store.created");
+            recordThen(this, opened, true, event, false, done, finished);
         } else if (command == QLatin1String("check")) {
             finished(printCheck(*opened));
         } else if (command == QLatin1String("info")) {
             finished(printInfo(*opened));
         } else if (command == QLatin1String("backup")) {
-            Expected<StoreKey> key = backupKey(parser, *opened, true);
+            Expected<SecretKey> key = backupKey(parser, *opened, true);
             if (!key) {
                 finished(report(key.error()));
                 return;
@@ -176,10 +210,11 @@ void StoreCommands::run(const QString &command, const QCommandLineParser &parser
                 finished(report(done.error()));
                 return;
             }
-            out() << tr("wrote an encrypted backup to %1").arg(target) << Qt::endl;
-            finished(Success);
+            recordThen(this, opened, false,
+                       storeEvent(QStringLiteral("store.backup"), *opened, target), false,
+                       tr("wrote an encrypted backup to %1").arg(target), finished);
         } else if (command == QLatin1String("restore")) {
-            Expected<StoreKey> key = backupKey(parser, *opened, false);
+            Expected<SecretKey> key = backupKey(parser, *opened, false);
             if (!key) {
                 finished(report(key.error()));
                 return;
@@ -190,19 +225,21 @@ void StoreCommands::run(const QString &command, const QCommandLineParser &parser
                 finished(report(done.error()));
                 return;
             }
-            out() << tr("restored %1 from %2").arg(opened->store->databasePath(), source)
-                  << Qt::endl;
-            finished(Success);
+            recordThen(this, opened, true,
+                       storeEvent(QStringLiteral("store.restored"), *opened, source), true,
+                       tr("restored %1 from %2").arg(opened->store->databasePath(), source),
+                       finished);
         } else {
-            StoreMaintenance::rekey(*opened, this, [opened, finished](Expected<void> done) {
+            StoreMaintenance::rekey(*opened, this, [this, opened, finished](Expected<void> done) {
                 if (!done) {
                     finished(report(done.error()));
                     return;
                 }
-                out() << tr("the store key was rotated; %1 holds the new key")
-                             .arg(opened->keySource->describe())
-                      << Qt::endl;
-                finished(Success);
+                recordThen(this, opened, true, storeEvent(QStringLiteral("store.rekeyed"), *opened),
+                           false,
+                           tr("the store key was rotated; %1 holds the new key")
+                               .arg(opened->keySource->describe()),
+                           finished);
             });
         }
     });

@@ -22,11 +22,22 @@ public:
     // nullptr for a read-only source.
     const SecretSlot *pending() const { return m_pending.get(); }
 
+    // Another secret of the same store, kept the same way as its key:
+    // "<key file without .key>.<name>" beside a key file,
+    // $CREDENTIALS_DIRECTORY/<name> (read-only) under systemd, or the
+    // keychain entry framehouse/<name>-<store id>.
+    std::shared_ptr<SecretSlot> companion(const QString &name) const;
+    // The audit anchor must stay writable: $FRAMEHOUSE_AUDIT_ANCHOR when set;
+    // under systemd, $STATE_DIRECTORY/audit-anchor (else beside the store);
+    // otherwise companion("audit-anchor").
+    std::shared_ptr<SecretSlot> auditAnchor(const QString &storeDirectory) const;
+
 private:
-    StoreKeySource(Kind kind, std::shared_ptr<SecretSlot> current,
+    StoreKeySource(Kind kind, QString location, std::shared_ptr<SecretSlot> current,
                    std::shared_ptr<SecretSlot> pending);
 
     Kind m_kind;
+    QString m_location; // key file path, credentials directory, or store id
     std::shared_ptr<SecretSlot> m_current;
     std::shared_ptr<SecretSlot> m_pending;
 };

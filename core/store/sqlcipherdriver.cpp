@@ -76,7 +76,7 @@ SqlCipherDriver::SqlCipherDriver(QObject *parent)
 
 SqlCipherDriver::~SqlCipherDriver() { close(); }
 
-void SqlCipherDriver::setKey(const StoreKey &key) { m_key = key; }
+void SqlCipherDriver::setKey(const SecretKey &key) { m_key = key; }
 
 bool SqlCipherDriver::hasFeature(DriverFeature feature) const
 {
@@ -164,7 +164,7 @@ bool SqlCipherDriver::open(const QString &db, const QString &, const QString &, 
     if (m_key) {
         std::string literal = m_key->sqlLiteral();
         rc = sqlite3_key(m_db, literal.data(), static_cast<int>(literal.size()));
-        StoreKey::wipe(literal);
+        SecretKey::wipe(literal);
         if (rc != SQLITE_OK)
             return failOpen(tr("cannot key %1").arg(db), rc);
     }

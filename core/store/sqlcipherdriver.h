@@ -1,6 +1,6 @@
 #pragma once
 
-#include "security/storekey.h"
+#include "security/secretkey.h"
 
 #include <QSqlDriver>
 #include <QSqlError>
@@ -31,7 +31,7 @@ public:
     ~SqlCipherDriver() override;
 
     // Must be called before open(); the key is wiped when the driver dies.
-    void setKey(const StoreKey &key);
+    void setKey(const SecretKey &key);
 
     bool hasFeature(DriverFeature feature) const override;
     bool open(const QString &db, const QString &user, const QString &password, const QString &host,
@@ -60,7 +60,7 @@ private:
     bool failOpen(const QString &message, int code);
 
     sqlite3 *m_db = nullptr;
-    std::optional<StoreKey> m_key;
+    std::optional<SecretKey> m_key;
     int m_lastCode = 0;
 
     friend class SqlCipherResult;

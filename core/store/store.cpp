@@ -24,7 +24,7 @@ QString connectOptions(const Store::Options &options, bool allowCreate)
     return parts.join(u';');
 }
 
-Expected<QSqlDatabase> openNamed(const QString &name, const QString &path, const StoreKey *key,
+Expected<QSqlDatabase> openNamed(const QString &name, const QString &path, const SecretKey *key,
                                  const QString &options)
 {
     SqlCipherDriver::registerDriver();
@@ -54,7 +54,7 @@ QString describeSqlError(const QSqlError &error)
     return error.driverText() + QStringLiteral(": ") + error.databaseText();
 }
 
-Store::Store(QString path, StoreKey key, Options options)
+Store::Store(QString path, SecretKey key, Options options)
     : m_path(std::move(path))
     , m_key(std::move(key))
     , m_options(options)
@@ -63,7 +63,7 @@ Store::Store(QString path, StoreKey key, Options options)
 
 Store::~Store() { closeAll(); }
 
-Expected<std::unique_ptr<Store>> Store::open(const QString &databasePath, const StoreKey &key,
+Expected<std::unique_ptr<Store>> Store::open(const QString &databasePath, const SecretKey &key,
                                              const Options &options)
 {
     std::unique_ptr<Store> store(new Store(databasePath, key, options));
@@ -140,7 +140,7 @@ void Store::closeAll()
         QSqlDatabase::removeDatabase(name);
 }
 
-Expected<QSqlDatabase> Store::openExtra(const QString &path, const StoreKey &key,
+Expected<QSqlDatabase> Store::openExtra(const QString &path, const SecretKey &key,
                                         const QString &options)
 {
     const QString name = QStringLiteral("framehouse-extra-%1").arg(nextSerial++);

@@ -1,7 +1,7 @@
 #pragma once
 
 #include "expected.h"
-#include "security/storekey.h"
+#include "security/secretkey.h"
 #include "storelocation.h"
 
 #include <QMutex>
@@ -25,7 +25,7 @@ public:
         int busyTimeoutMs = 5000;
     };
 
-    static Expected<std::unique_ptr<Store>> open(const QString &databasePath, const StoreKey &key,
+    static Expected<std::unique_ptr<Store>> open(const QString &databasePath, const SecretKey &key,
                                                  const Options &options);
     ~Store();
     Store(const Store &) = delete;
@@ -43,16 +43,16 @@ public:
 
     // A connection to some other database file with an explicit key
     // (backups, rekey targets); the caller removes it with closeExtra().
-    static Expected<QSqlDatabase> openExtra(const QString &path, const StoreKey &key,
+    static Expected<QSqlDatabase> openExtra(const QString &path, const SecretKey &key,
                                             const QString &options);
     static void closeExtra(QSqlDatabase &db);
 
 private:
-    Store(QString path, StoreKey key, Options options);
+    Store(QString path, SecretKey key, Options options);
     QString connectionName() const;
 
     QString m_path;
-    StoreKey m_key;
+    SecretKey m_key;
     Options m_options;
     quint64 m_serial;
     QMutex m_mutex;

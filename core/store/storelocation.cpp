@@ -25,6 +25,11 @@ QString StoreLocation::defaultDirectory()
 
 QString StoreLocation::databasePath() const { return m_dir + QStringLiteral("/framehouse.db"); }
 QString StoreLocation::lockPath() const { return m_dir + QStringLiteral("/framehouse.lock"); }
+QString StoreLocation::secretsLockPath() const
+{
+    return m_dir + QStringLiteral("/framehouse.secrets.lock");
+}
+
 QString StoreLocation::identityPath() const { return m_dir + QStringLiteral("/store.id"); }
 bool StoreLocation::databaseExists() const { return QFileInfo::exists(databasePath()); }
 

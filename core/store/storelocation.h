@@ -8,6 +8,8 @@
 //   framehouse.db (+ -wal, -shm)  the SQLCipher database
 //   framehouse.lock               held by the one engine using the store
 //   store.id                      the store's id, names its keychain entry
+//   framehouse.secrets.lock       serialises creating the store's other
+//                                 secrets and moving the audit anchor
 class StoreLocation {
 public:
     explicit StoreLocation(QString dir);
@@ -19,6 +21,7 @@ public:
     QString databasePath() const;
     QString lockPath() const;
     QString identityPath() const;
+    QString secretsLockPath() const;
     bool databaseExists() const;
 
     // The store id (a UUID) from store.id; empty if the file is missing.

@@ -46,7 +46,7 @@ Expected<QString> scalar(QSqlDatabase &db, const QString &sql)
 }
 
 // Copies the whole database behind `source` into a new keyed file.
-Expected<void> exportTo(QSqlDatabase &source, const QString &target, const StoreKey &key)
+Expected<void> exportTo(QSqlDatabase &source, const QString &target, const SecretKey &key)
 {
     Expected<void> cleared = StoreFiles::removeDatabaseFiles(target);
     if (!cleared)
@@ -71,7 +71,7 @@ Expected<void> exportTo(QSqlDatabase &source, const QString &target, const Store
         attach.addBindValue(target);
         attach.addBindValue(
             QString::fromLatin1(literal.data(), static_cast<qsizetype>(literal.size())));
-        StoreKey::wipe(literal);
+        SecretKey::wipe(literal);
         if (!attach.exec())
             return fail(
                 tr("cannot create %1: %2").arg(target, describeSqlError(attach.lastError())));
@@ -92,7 +92,7 @@ Expected<void> exportTo(QSqlDatabase &source, const QString &target, const Store
 }
 
 // Opens `path` with `key` and checks it from end to end.
-Expected<void> verifyCopy(const QString &path, const StoreKey &key)
+Expected<void> verifyCopy(const QString &path, const SecretKey &key)
 {
     Expected<QSqlDatabase> db = Store::openExtra(path, key, QStringLiteral("FH_NO_CREATE"));
     if (!db)
@@ -199,7 +199,7 @@ Expected<StoreMaintenance::Facts> StoreMaintenance::info(OpenedStore &opened)
 }
 
 Expected<void> StoreMaintenance::backup(Store &store, const QString &target,
-                                        const StoreKey &backupKey)
+                                        const SecretKey &backupKey)
 {
     if (QFileInfo::exists(target))
         return fail(tr("%1 already exists; choose a new name for the backup").arg(target));
@@ -225,7 +225,7 @@ Expected<void> StoreMaintenance::backup(Store &store, const QString &target,
 }
 
 Expected<void> StoreMaintenance::restore(OpenedStore &opened, const QString &backup,
-                                         const StoreKey &backupKey)
+                                         const SecretKey &backupKey)
 {
     if (!opened.lock)
         return fail(tr("restore needs the store for itself (an exclusive open)"));
@@ -304,7 +304,7 @@ void StoreMaintenance::rekey(OpenedStore &opened, QObject *context, RekeyDone do
                       .arg(opened.keySource->describe())));
         return;
     }
-    const StoreKey newKey = StoreKey::generate();
+    const SecretKey newKey = SecretKey::generate();
     QByteArray line = newKey.toHexLine();
     OpenedStore *target = &opened;
     auto source = opened.keySource;
@@ -387,11 +387,11 @@ void StoreMaintenance::rekey(OpenedStore &opened, QObject *context, RekeyDone do
                         return;
                     }
                     target->store = std::move(reopened.value());
-                    target->key = std::make_shared<StoreKey>(newKey);
+                    target->key = std::make_shared<SecretKey>(newKey);
                     done(removed);
                 });
             });
-        StoreKey::wipe(promoted);
+        SecretKey::wipe(promoted);
     });
-    StoreKey::wipe(line);
+    SecretKey::wipe(line);
 }

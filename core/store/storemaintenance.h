@@ -20,12 +20,12 @@ Expected<Facts> info(OpenedStore &opened);
 // Writes an encrypted online copy to `target` (never plaintext, not even
 // temporarily): exported into a keyed temporary file beside it, verified,
 // fsync'ed, renamed. Mode 0600.
-Expected<void> backup(Store &store, const QString &target, const StoreKey &backupKey);
+Expected<void> backup(Store &store, const QString &target, const SecretKey &backupKey);
 
 // Verifies the backup, re-encrypts it with the store key, swaps it in, and
 // keeps the old database until the new one has opened. Needs an exclusive
 // open; `opened.store` is replaced by the restored store.
-Expected<void> restore(OpenedStore &opened, const QString &backup, const StoreKey &backupKey);
+Expected<void> restore(OpenedStore &opened, const QString &backup, const SecretKey &backupKey);
 
 // Rotates the store key and updates the key source. At every instant one
 // of the old and new keys opens the store (see StoreOpener for recovery).

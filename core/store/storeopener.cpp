@@ -31,19 +31,19 @@ Store::Options storeOptions(const Attempt &a, bool create)
     return options;
 }
 
-void finish(const AttemptPtr &a, Expected<std::unique_ptr<Store>> store, const StoreKey &key)
+void finish(const AttemptPtr &a, Expected<std::unique_ptr<Store>> store, const SecretKey &key)
 {
     if (!store) {
         a->done(store.failure());
         return;
     }
     a->result.store = std::move(store.value());
-    a->result.key = std::make_shared<StoreKey>(key);
+    a->result.key = std::make_shared<SecretKey>(key);
     a->done(std::move(a->result));
 }
 
 // Clears the pending slot, then hands over the opened store.
-void dropPendingThenFinish(const AttemptPtr &a, std::unique_ptr<Store> store, const StoreKey &key)
+void dropPendingThenFinish(const AttemptPtr &a, std::unique_ptr<Store> store, const SecretKey &key)
 {
     auto opened = std::make_shared<std::unique_ptr<Store>>(std::move(store));
     a->result.keySource->pending()->remove(a->context, [a, key, opened](Expected<void> removed) {
@@ -69,8 +69,8 @@ void tryPendingKey(const AttemptPtr &a, Failure original)
             a->done(original);
             return;
         }
-        Expected<StoreKey> key =
-            StoreKey::fromSecret(*text.value(), a->result.keySource->pending()->describe());
+        Expected<SecretKey> key =
+            SecretKey::fromSecret(*text.value(), a->result.keySource->pending()->describe());
         if (!key) {
             a->done(original);
             return;
@@ -86,7 +86,7 @@ void tryPendingKey(const AttemptPtr &a, Failure original)
             return;
         }
         // Promote: current := pending, then drop pending.
-        const StoreKey promoted = key.value();
+        const SecretKey promoted = key.value();
         QByteArray line = promoted.toHexLine();
         auto opened = std::make_shared<std::unique_ptr<Store>>(std::move(store.value()));
         a->result.keySource->current().write(
@@ -97,11 +97,11 @@ void tryPendingKey(const AttemptPtr &a, Failure original)
                 }
                 dropPendingThenFinish(a, std::move(*opened), promoted);
             });
-        StoreKey::wipe(line);
+        SecretKey::wipe(line);
     });
 }
 
-void openWithKey(const AttemptPtr &a, const StoreKey &key, bool create)
+void openWithKey(const AttemptPtr &a, const SecretKey &key, bool create)
 {
     Expected<std::unique_ptr<Store>> store =
         Store::open(a->location.databasePath(), key, storeOptions(*a, create));
@@ -124,7 +124,7 @@ void openWithKey(const AttemptPtr &a, const StoreKey &key, bool create)
 
 void createKeyAndStore(const AttemptPtr &a)
 {
-    const StoreKey key = StoreKey::generate();
+    const SecretKey key = SecretKey::generate();
     QByteArray line = key.toHexLine();
     a->result.keySource->current().write(line, a->context, [a, key](Expected<void> written) {
         if (!written) {
@@ -135,7 +135,7 @@ void createKeyAndStore(const AttemptPtr &a)
         a->result.created = true;
         openWithKey(a, key, true);
     });
-    StoreKey::wipe(line);
+    SecretKey::wipe(line);
 }
 
 void readCurrentKey(const AttemptPtr &a)
@@ -163,7 +163,7 @@ void readCurrentKey(const AttemptPtr &a)
                 }
                 return;
             }
-            Expected<StoreKey> key = StoreKey::fromSecret(*text.value(), slot.describe());
+            Expected<SecretKey> key = SecretKey::fromSecret(*text.value(), slot.describe());
             if (!key) {
                 a->done(key.failure());
                 return;
@@ -172,6 +172,7 @@ void readCurrentKey(const AttemptPtr &a)
                 a->done(noStore(a->location));
                 return;
             }
+            a->result.created = !exists;
             openWithKey(a, key.value(), !exists);
         });
 }

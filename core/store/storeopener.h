@@ -27,7 +27,7 @@ struct OpenedStore {
     std::shared_ptr<StoreLock> lock;        // the engine lock; null for a shared open
     std::shared_ptr<StoreLock> readersLock; // shared for readers, exclusive for rekey/restore
     std::shared_ptr<StoreKeySource> keySource;
-    std::shared_ptr<StoreKey> key;
+    std::shared_ptr<SecretKey> key;
     QString storeId;
     bool created = false;
 };

@@ -23,7 +23,7 @@ Figures run(const QString &path, bool plaintext, int rows)
     Store::Options options;
     options.create = Store::Create::IfMissing;
     options.plaintext = plaintext;
-    auto store = Store::open(path, StoreKey::generate(), options);
+    auto store = Store::open(path, SecretKey::generate(), options);
     if (!store)
         qFatal("%s", qPrintable(store.error()));
     QSqlDatabase db = store.value()->connection().value();

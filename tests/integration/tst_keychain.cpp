@@ -99,7 +99,7 @@ void TestKeychain::storeKeyLivesInKeychain()
     }
     const auto stored = readSlot(KeychainSecretSlot(QStringLiteral("store-") + id));
     QVERIFY(stored.ok() && stored.value().has_value());
-    QVERIFY(StoreKey::fromHex(*stored.value()).value() == *created->key);
+    QVERIFY(SecretKey::fromHex(*stored.value()).value() == *created->key);
     created = fail(QString()); // close and unlock
 
     // Rekey through the keychain, then reopen with the new entry.
@@ -115,9 +115,9 @@ void TestKeychain::storeKeyLivesInKeychain()
     if (!rekeyed)
         loop.exec();
     QVERIFY2(rekeyed->ok(), rekeyed->ok() ? "" : qPrintable(rekeyed->error()));
-    const StoreKey newKey = *opened->key;
+    const SecretKey newKey = *opened->key;
     opened = fail(QString());
-    QVERIFY(StoreKey::fromHex(*readSlot(KeychainSecretSlot(QStringLiteral("store-") + id)).value())
+    QVERIFY(SecretKey::fromHex(*readSlot(KeychainSecretSlot(QStringLiteral("store-") + id)).value())
                 .value() == newKey);
     QVERIFY(
         !readSlot(KeychainSecretSlot(QStringLiteral("store-") + id + QStringLiteral(".pending")))

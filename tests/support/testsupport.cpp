@@ -2,25 +2,72 @@
 
 #include "security/filesecretslot.h"
 
+#include <QCoreApplication>
+#include <QDir>
 #include <QEventLoop>
 #include <QFile>
+#include <QRegularExpression>
 #include <QTest>
 
-StoreKey TestSupport::writeKeyFile(const QString &path)
+namespace {
+void appendTo(const QString &name, const QString &text)
 {
-    const StoreKey key = StoreKey::generate();
+    QDir().mkpath(TestSupport::transcriptDirectory());
+    QFile file(TestSupport::transcriptDirectory() + u'/' + name + u'-' +
+               QString::number(QCoreApplication::applicationPid()) + QStringLiteral(".txt"));
+    if (!file.open(QIODevice::Append | QIODevice::WriteOnly))
+        qFatal("cannot write the test transcript %s", qPrintable(file.fileName()));
+    file.write(text.toUtf8());
+    file.write("\n");
+}
+
+const QRegularExpression &tokenPattern()
+{
+    static const QRegularExpression pattern(
+        QStringLiteral("fhk_[0-9A-Za-z]{12}_[0-9A-Za-z]{24}_[0-9A-Za-z]{6}"));
+    return pattern;
+}
+} // namespace
+
+QString TestSupport::transcriptDirectory() { return QStringLiteral(TEST_TRANSCRIPT_DIR); }
+
+void TestSupport::recordSecret(const QString &token) { appendTo(QStringLiteral("secrets"), token); }
+
+void TestSupport::recordOutput(const QString &what, const QString &text)
+{
+    appendTo(QStringLiteral("outputs"), QStringLiteral("=== ") + what + u'\n' + text);
+}
+
+EngineSecrets TestSupport::loadSecrets(const OpenedStore &opened, bool create)
+{
+    std::optional<Expected<EngineSecrets>> result;
+    QEventLoop loop;
+    EngineSecrets::load(opened, create, &loop, [&](Expected<EngineSecrets> r) {
+        result.emplace(std::move(r));
+        loop.quit();
+    });
+    if (!result)
+        loop.exec();
+    if (!*result)
+        qFatal("cannot load the store's secrets: %s", qPrintable(result->error()));
+    return std::move(result->value());
+}
+
+SecretKey TestSupport::writeKeyFile(const QString &path)
+{
+    const SecretKey key = SecretKey::generate();
     FileSecretSlot slot(path, true);
     if (!slot.writeNow(key.toHexLine()))
         qFatal("cannot write %s", qPrintable(path));
     return key;
 }
 
-StoreKey TestSupport::readKeyFile(const QString &path)
+SecretKey TestSupport::readKeyFile(const QString &path)
 {
     Expected<std::optional<QByteArray>> text = FileSecretSlot(path, false).readNow();
     if (!text || !text.value())
         qFatal("cannot read %s", qPrintable(path));
-    return StoreKey::fromSecret(*text.value(), path).value();
+    return SecretKey::fromSecret(*text.value(), path).value();
 }
 
 Expected<OpenedStore> TestSupport::openStore(const StoreRequest &request)
@@ -56,9 +103,28 @@ TestSupport::Run TestSupport::runCtl(const QStringList &arguments, const QProces
     process.start(QStringLiteral(FRAMEHOUSECTL_PATH), arguments);
     if (!process.waitForFinished(120000))
         qFatal("framehousectl did not finish");
-    return {process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
+    Run run{process.exitStatus() == QProcess::NormalExit ? process.exitCode() : -1,
             QString::fromUtf8(process.readAllStandardOutput()),
             QString::fromUtf8(process.readAllStandardError())};
+    // A new key is printed once, on its own line, by keys create/rotate: that
+    // line is the one place it may appear. Everything else is scanned.
+    QString scanned;
+    const QStringList lines = run.out.split(u'\n');
+    const bool createsKey = arguments.contains(QStringLiteral("keys")) &&
+                            (arguments.contains(QStringLiteral("create")) ||
+                             arguments.contains(QStringLiteral("rotate")));
+    for (const QString &line : lines) {
+        const QRegularExpressionMatch token = tokenPattern().match(line);
+        const bool tokenLine = token.hasMatch() && (line.trimmed() == token.captured() ||
+                                                    line.contains(QStringLiteral("\"token\"")));
+        if (createsKey && tokenLine)
+            recordSecret(token.captured());
+        else
+            scanned += line + u'\n';
+    }
+    recordOutput(QStringLiteral("framehousectl ") + arguments.join(u' '),
+                 scanned + QStringLiteral("--- stderr\n") + run.err);
+    return run;
 }
 
 QByteArray TestSupport::readRaw(const QString &path)

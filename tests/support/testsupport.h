@@ -1,5 +1,6 @@
 #pragma once
 
+#include "engine/enginesecrets.h"
 #include "store/storeopener.h"
 
 #include <QProcess>
@@ -8,13 +9,24 @@
 
 namespace TestSupport {
 // A fresh random key written to `path` (mode 0600); returns the key.
-StoreKey writeKeyFile(const QString &path);
-StoreKey readKeyFile(const QString &path);
+SecretKey writeKeyFile(const QString &path);
+SecretKey readKeyFile(const QString &path);
 
 // Runs StoreOpener::open to completion (tests may wait on an event loop).
 Expected<OpenedStore> openStore(const StoreRequest &request);
 // Opens (creating it) a store in `dir` keyed by the key file `keyFile`.
 OpenedStore createStore(const QString &dir, const QString &keyFile);
+
+// The pepper and audit key of an opened store (created when `create`).
+EngineSecrets loadSecrets(const OpenedStore &opened, bool create = true);
+
+// The transcript of the whole test run, scanned at the end by
+// tst_secretscan: every full API key created (recordSecret) must appear
+// in none of the outputs recorded (recordOutput), which are every
+// framehousectl stdout/stderr, error message, log file and audit export.
+void recordSecret(const QString &token);
+void recordOutput(const QString &what, const QString &text);
+QString transcriptDirectory();
 
 struct Run {
     int exitCode;

@@ -35,7 +35,7 @@ private:
     QSqlDatabase fresh(const QString &name);
     static QStringList schemaOf(QSqlDatabase &db);
     QTemporaryDir m_dir;
-    StoreKey m_key = StoreKey::generate();
+    SecretKey m_key = SecretKey::generate();
 };
 
 QSqlDatabase TestMigrations::fresh(const QString &name)

@@ -35,14 +35,14 @@ private:
     QSqlDatabase open(const QString &options = {});
     QTemporaryDir m_dir;
     QString m_path;
-    std::optional<StoreKey> m_key;
+    std::optional<SecretKey> m_key;
     QList<QSqlDatabase> m_open;
 };
 
 void TestSqlCipherDriver::init()
 {
     m_path = m_dir.filePath(QStringLiteral("t%1.db").arg(QRandomGenerator::global()->generate()));
-    m_key = StoreKey::generate();
+    m_key = SecretKey::generate();
 }
 
 void TestSqlCipherDriver::cleanup()

@@ -1,4 +1,4 @@
-#include "security/storekey.h"
+#include "security/secretkey.h"
 
 #include <QTest>
 
@@ -33,7 +33,7 @@ void TestStoreKey::parsesHex()
 {
     QFETCH(QByteArray, text);
     QFETCH(bool, valid);
-    const Expected<StoreKey> key = StoreKey::fromHex(text);
+    const Expected<SecretKey> key = SecretKey::fromHex(text);
     QCOMPARE(key.ok(), valid);
     if (!valid)
         QVERIFY(!key.error().isEmpty());
@@ -41,28 +41,28 @@ void TestStoreKey::parsesHex()
 
 void TestStoreKey::roundTripsThroughHexLine()
 {
-    const StoreKey key = StoreKey::generate();
+    const SecretKey key = SecretKey::generate();
     QByteArray line = key.toHexLine();
     QCOMPARE(line.size(), 65);
     QVERIFY(line.endsWith('\n'));
-    const Expected<StoreKey> back = StoreKey::fromHex(line);
+    const Expected<SecretKey> back = SecretKey::fromHex(line);
     QVERIFY(back.ok());
     QVERIFY(back.value() == key);
-    StoreKey::wipe(line);
+    SecretKey::wipe(line);
     QVERIFY(line.isEmpty());
 }
 
 void TestStoreKey::generatesDistinctKeys()
 {
-    QVERIFY(!(StoreKey::generate() == StoreKey::generate()));
+    QVERIFY(!(SecretKey::generate() == SecretKey::generate()));
 }
 
 void TestStoreKey::sqlLiteralIsRawKeyForm()
 {
-    const StoreKey key = StoreKey::fromHex(QByteArray(64, '0')).value();
+    const SecretKey key = SecretKey::fromHex(QByteArray(64, '0')).value();
     const std::string literal = key.sqlLiteral();
     QCOMPARE(QByteArray::fromStdString(literal), "x'" + QByteArray(64, '0') + "'");
 }
 
 QTEST_GUILESS_MAIN(TestStoreKey)
-#include "tst_storekey.moc"
+#include "tst_secretkey.moc"

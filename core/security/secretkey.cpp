@@ -1,8 +1,10 @@
-#include "storekey.h"
+#include "secretkey.h"
 
 #include <QCoreApplication>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include <cstdlib>
@@ -22,9 +24,9 @@ int hexValue(char c)
 }
 } // namespace
 
-StoreKey StoreKey::generate()
+SecretKey SecretKey::generate()
 {
-    StoreKey key;
+    SecretKey key;
     if (RAND_bytes(key.m_bytes.data(), Size) != 1) {
         // No safe way to continue without a CSPRNG.
         std::abort();
@@ -32,52 +34,51 @@ StoreKey StoreKey::generate()
     return key;
 }
 
-Expected<StoreKey> StoreKey::fromHex(QByteArrayView text)
+Expected<SecretKey> SecretKey::fromHex(QByteArrayView text)
 {
     if (text.endsWith('\n'))
         text.chop(1);
     if (text.size() != 2 * Size)
         return fail(QCoreApplication::translate(
-                        "StoreKey",
-                        "a store key must be exactly 64 hex digits (256 bits); found %1 "
-                        "characters")
+                        "SecretKey", "a key must be exactly 64 hex digits (256 bits); found %1 "
+                                     "characters")
                         .arg(text.size()));
-    StoreKey key;
+    SecretKey key;
     for (int i = 0; i < Size; ++i) {
         const int hi = hexValue(text[2 * i]);
         const int lo = hexValue(text[2 * i + 1]);
         if (hi < 0 || lo < 0)
             return fail(QCoreApplication::translate(
-                "StoreKey", "a store key may only contain hex digits 0-9 and a-f"));
+                "SecretKey", "a key may only contain hex digits 0-9 and a-f"));
         key.m_bytes[i] = static_cast<std::uint8_t>(hi << 4 | lo);
     }
     return key;
 }
 
-Expected<StoreKey> StoreKey::fromSecret(QByteArray &text, const QString &source)
+Expected<SecretKey> SecretKey::fromSecret(QByteArray &text, const QString &source)
 {
-    Expected<StoreKey> key = fromHex(text);
+    Expected<SecretKey> key = fromHex(text);
     wipe(text);
     if (!key)
         return fail(
-            QCoreApplication::translate("StoreKey", "%1 does not hold a valid store key: %2")
+            QCoreApplication::translate("SecretKey", "%1 does not hold a valid 256-bit key: %2")
                 .arg(source, key.error()));
     return key;
 }
 
-StoreKey::StoreKey(const StoreKey &other)
+SecretKey::SecretKey(const SecretKey &other)
     : m_bytes(other.m_bytes)
 {}
 
-StoreKey &StoreKey::operator=(const StoreKey &other)
+SecretKey &SecretKey::operator=(const SecretKey &other)
 {
     m_bytes = other.m_bytes;
     return *this;
 }
 
-StoreKey::~StoreKey() { OPENSSL_cleanse(m_bytes.data(), m_bytes.size()); }
+SecretKey::~SecretKey() { OPENSSL_cleanse(m_bytes.data(), m_bytes.size()); }
 
-QByteArray StoreKey::toHexLine() const
+QByteArray SecretKey::toHexLine() const
 {
     QByteArray out(2 * Size + 1, '\n');
     for (int i = 0; i < Size; ++i) {
@@ -87,7 +88,7 @@ QByteArray StoreKey::toHexLine() const
     return out;
 }
 
-std::string StoreKey::sqlLiteral() const
+std::string SecretKey::sqlLiteral() const
 {
     std::string out;
     out.reserve(2 * Size + 3);
@@ -100,19 +101,32 @@ std::string StoreKey::sqlLiteral() const
     return out;
 }
 
-bool StoreKey::operator==(const StoreKey &other) const
+QByteArray SecretKey::hmac(QByteArrayView data) const
+{
+    QByteArray out(EVP_MAX_MD_SIZE, '\0');
+    unsigned int length = 0;
+    if (!HMAC(EVP_sha256(), m_bytes.data(), Size,
+              reinterpret_cast<const unsigned char *>(data.data()),
+              static_cast<size_t>(data.size()), reinterpret_cast<unsigned char *>(out.data()),
+              &length))
+        std::abort(); // only on allocation failure inside OpenSSL
+    out.resize(static_cast<qsizetype>(length));
+    return out;
+}
+
+bool SecretKey::operator==(const SecretKey &other) const
 {
     return CRYPTO_memcmp(m_bytes.data(), other.m_bytes.data(), Size) == 0;
 }
 
-void StoreKey::wipe(QByteArray &bytes)
+void SecretKey::wipe(QByteArray &bytes)
 {
     if (!bytes.isEmpty())
         OPENSSL_cleanse(bytes.data(), bytes.size());
     bytes.clear();
 }
 
-void StoreKey::wipe(std::string &bytes)
+void SecretKey::wipe(std::string &bytes)
 {
     if (!bytes.empty())
         OPENSSL_cleanse(bytes.data(), bytes.size());

@@ -1,0 +1,252 @@
+#include "enginesettings.h"
+
+#include "security/redactor.h"
+
+#include <QCoreApplication>
+#include <QDir>
+#include <QFile>
+#include <QFileInfo>
+#include <QMap>
+#include <QStringDecoder>
+#include <QStringList>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+
+#include <optional>
+
+// A small parser of our own rather than QSettings: QSettings turns
+// "a, b" into a list, decodes %-escapes in keys, accepts anything in a
+// [General] section and cannot say on which line something was wrong.
+namespace {
+QString tr(const char *text) { return QCoreApplication::translate("EngineSettings", text); }
+
+constexpr qint64 MaxFileSize = 1024 * 1024;
+
+const QString ApiSection = QStringLiteral("api");
+const QString SecretsSection = QStringLiteral("secrets");
+
+const QStringList &knownKeys(const QString &section)
+{
+    static const QStringList api{
+        QStringLiteral("listen"), QStringLiteral("enabled"), QStringLiteral("tls_certificate"),
+        QStringLiteral("tls_private_key"), QStringLiteral("authentication")};
+    static const QStringList secrets{QStringLiteral("pepper_file"),
+                                     QStringLiteral("audit_key_file")};
+    static const QStringList none;
+    if (section == ApiSection)
+        return api;
+    if (section == SecretsSection)
+        return secrets;
+    return none;
+}
+
+std::optional<bool> parseBool(QStringView text)
+{
+    for (const QStringView yes : {u"true", u"yes", u"on", u"1"}) {
+        if (text.compare(yes, Qt::CaseInsensitive) == 0)
+            return true;
+    }
+    for (const QStringView no : {u"false", u"no", u"off", u"0"}) {
+        if (text.compare(no, Qt::CaseInsensitive) == 0)
+            return false;
+    }
+    return std::nullopt;
+}
+
+bool parseIPv4(QStringView text, in_addr *out)
+{
+    return inet_pton(AF_INET, text.toUtf8().constData(), out) == 1;
+}
+
+bool parseIPv6(QStringView text, in6_addr *out)
+{
+    return inet_pton(AF_INET6, text.toUtf8().constData(), out) == 1;
+}
+
+struct Entry {
+    QString value;
+    int line = 0;
+};
+} // namespace
+
+Expected<void> EngineSettings::setListen(QStringView text)
+{
+    const QString shown = Redactor::escapeControls(text);
+    QStringView host;
+    QStringView port;
+    if (text.startsWith(u'[')) {
+        const qsizetype close = text.indexOf(u']');
+        if (close < 0 || close + 1 >= text.size() || text[close + 1] != u':')
+            return fail(
+                tr("\"%1\" is not host:port; write an IPv6 address as [::1]:8443").arg(shown));
+        host = text.mid(1, close - 1);
+        port = text.mid(close + 2);
+        in6_addr address{};
+        if (!parseIPv6(host, &address))
+            return fail(tr("\"%1\" is not an IPv6 address").arg(Redactor::escapeControls(host)));
+    } else {
+        const qsizetype colon = text.lastIndexOf(u':');
+        if (colon < 0)
+            return fail(
+                tr("\"%1\" has no port; write it as address:port, e.g. 127.0.0.1:8443").arg(shown));
+        host = text.left(colon);
+        port = text.mid(colon + 1);
+        if (host.contains(u':'))
+            return fail(tr("\"%1\": an IPv6 address needs brackets, e.g. [::1]:8443").arg(shown));
+        in_addr address{};
+        if (!parseIPv4(host, &address))
+            return fail(tr("\"%1\" is not an IP address; use one such as 127.0.0.1, 0.0.0.0, "
+                           "[::1] or [::]")
+                            .arg(Redactor::escapeControls(host)));
+    }
+    bool digitsOnly = !port.isEmpty() && port.size() <= 5;
+    for (const QChar c : port)
+        digitsOnly = digitsOnly && c >= u'0' && c <= u'9';
+    const uint number = digitsOnly ? port.toUInt() : 0;
+    if (number < 1 || number > 65535)
+        return fail(
+            tr("port \"%1\" is not a number from 1 to 65535").arg(Redactor::escapeControls(port)));
+    listenAddress = host.toString();
+    listenPort = static_cast<quint16>(number);
+    return {};
+}
+
+QString EngineSettings::listen() const
+{
+    const QString port = QString::number(listenPort);
+    if (listenAddress.contains(u':'))
+        return QStringLiteral("[%1]:%2").arg(listenAddress, port);
+    return QStringLiteral("%1:%2").arg(listenAddress, port);
+}
+
+bool EngineSettings::isLoopbackOnly() const
+{
+    in_addr v4{};
+    if (parseIPv4(listenAddress, &v4))
+        return (ntohl(v4.s_addr) >> 24) == 127;
+    in6_addr v6{};
+    if (!parseIPv6(listenAddress, &v6))
+        return false;
+    const unsigned char *b = v6.s6_addr;
+    bool tenZeros = true;
+    for (int i = 0; i < 10; ++i)
+        tenZeros = tenZeros && b[i] == 0;
+    if (!tenZeros)
+        return false;
+    if (b[10] == 0 && b[11] == 0 && b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] == 1)
+        return true;                                       // ::1
+    return b[10] == 0xff && b[11] == 0xff && b[12] == 127; // ::ffff:127.x.x.x
+}
+
+Expected<EngineSettings> EngineSettings::load(const QString &path)
+{
+    QFile file(path);
+    if (!file.open(QIODevice::ReadOnly))
+        return fail(tr("cannot read engine settings %1: %2").arg(path, file.errorString()));
+    const QByteArray bytes = file.read(MaxFileSize + 1);
+    if (bytes.size() > MaxFileSize)
+        return fail(
+            tr("engine settings %1 are larger than 1 MiB; is it the right file?").arg(path));
+    QStringDecoder decoder(QStringDecoder::Utf8);
+    QString text = decoder.decode(bytes);
+    if (decoder.hasError())
+        return fail(tr("engine settings %1 are not UTF-8 text").arg(path));
+    if (text.startsWith(u'\uFEFF'))
+        text.remove(0, 1);
+
+    QStringList errors;
+    QMap<QString, Entry> entries; // "section/key"
+    QString section;
+    bool inSection = false;
+    bool sectionKnown = false;
+    int lineNumber = 0;
+    for (const QStringView rawLine : QStringView(text).split(u'\n')) {
+        ++lineNumber;
+        const QStringView line = rawLine.trimmed();
+        if (line.isEmpty() || line.startsWith(u'#') || line.startsWith(u';'))
+            continue;
+        const QString where = QStringLiteral("%1:%2").arg(path, QString::number(lineNumber));
+        if (line.startsWith(u'[')) {
+            inSection = true;
+            section =
+                line.endsWith(u']') ? line.mid(1, line.size() - 2).trimmed().toString() : QString();
+            sectionKnown = !knownKeys(section).isEmpty();
+            if (!sectionKnown)
+                errors << tr("%1: unknown section \"%2\"; the sections are [api] and [secrets]")
+                              .arg(where, Redactor::escapeControls(line));
+            continue;
+        }
+        const qsizetype equals = line.indexOf(u'=');
+        if (equals <= 0) {
+            errors << tr("%1: expected \"key = value\"").arg(where);
+            continue;
+        }
+        const QString key = line.left(equals).trimmed().toString();
+        QStringView value = line.mid(equals + 1).trimmed();
+        if (value.size() >= 2 && value.startsWith(u'"') && value.endsWith(u'"'))
+            value = value.mid(1, value.size() - 2);
+        if (!inSection) {
+            errors << tr("%1: %2 is outside any section; put it under [api] or [secrets]")
+                          .arg(where, Redactor::escapeControls(key));
+            continue;
+        }
+        if (!sectionKnown)
+            continue; // the section header is already reported
+        const QStringList &known = knownKeys(section);
+        if (!known.contains(key)) {
+            // The value is not shown: a misplaced secret may be in it.
+            errors << tr("%1: unknown key \"%2\" in [%3]; the keys there are: %4")
+                          .arg(where, Redactor::escapeControls(key), section,
+                               known.join(QStringLiteral(", ")));
+            continue;
+        }
+        const QString id = QStringLiteral("%1/%2").arg(section, key);
+        if (entries.contains(id)) {
+            errors << tr("%1: [%2] %3 is set twice (first on line %4)")
+                          .arg(where, section, key, QString::number(entries.value(id).line));
+            continue;
+        }
+        entries.insert(id, Entry{value.toString(), lineNumber});
+    }
+
+    EngineSettings settings;
+    const QDir base = QFileInfo(path).absoluteDir();
+    auto valueError = [&](const QString &id, const QString &why) {
+        const Entry entry = entries.value(id);
+        const QString name =
+            QStringLiteral("[%1] %2").arg(id.section(u'/', 0, 0), id.section(u'/', 1, 1));
+        errors << QStringLiteral("%1:%2: %3: %4").arg(path, QString::number(entry.line), name, why);
+    };
+    auto readBool = [&](const QString &id, bool &target) {
+        if (!entries.contains(id))
+            return;
+        const QString value = entries.value(id).value;
+        if (const std::optional<bool> parsed = parseBool(value))
+            target = *parsed;
+        else
+            valueError(id, tr("\"%1\" is not a boolean; use true or false")
+                               .arg(Redactor::escapeControls(value)));
+    };
+    auto readPath = [&](const QString &id, QString &target) {
+        const QString value = entries.value(id).value;
+        target = value.isEmpty() ? QString() : QDir::cleanPath(base.filePath(value));
+    };
+
+    const QString listenId = QStringLiteral("api/listen");
+    if (entries.contains(listenId)) {
+        const Expected<void> listen = settings.setListen(entries.value(listenId).value);
+        if (!listen)
+            valueError(listenId, listen.error());
+    }
+    readBool(QStringLiteral("api/enabled"), settings.apiEnabled);
+    readBool(QStringLiteral("api/authentication"), settings.authentication);
+    readPath(QStringLiteral("api/tls_certificate"), settings.tlsCertificate);
+    readPath(QStringLiteral("api/tls_private_key"), settings.tlsPrivateKey);
+    readPath(QStringLiteral("secrets/pepper_file"), settings.pepperFile);
+    readPath(QStringLiteral("secrets/audit_key_file"), settings.auditKeyFile);
+
+    if (!errors.isEmpty())
+        return fail(errors.join(u'\n'));
+    return settings;
+}

@@ -1,0 +1,45 @@
+#pragma once
+
+#include "expected.h"
+
+#include <QString>
+#include <QStringView>
+
+// The engine's own settings, from an INI file (framehoused --config FILE):
+//
+//   [api]
+//   listen = 127.0.0.1:8443        ; IPv6 as [::1]:8443
+//   enabled = true
+//   tls_certificate = /etc/framehouse/tls/cert.pem
+//   tls_private_key = /etc/framehouse/tls/key.pem
+//   authentication = true
+//   [secrets]
+//   pepper_file = /etc/framehouse/pepper
+//   audit_key_file = /etc/framehouse/audit.key
+//
+// A typo must not silently fall back to a default (a misspelt
+// "authentication" would leave it on, a misspelt "listen" would not), so an
+// unknown section or key, a repeated key or a malformed value is an error
+// naming it. Relative paths are taken relative to the file's directory.
+// Whether the settings are safe to run with is ConfigGuard's question.
+struct EngineSettings {
+    // An IP literal without brackets; host names are refused, because which
+    // interfaces a name resolves to can change under the engine.
+    QString listenAddress = QStringLiteral("127.0.0.1");
+    quint16 listenPort = 8443;
+    bool apiEnabled = true;
+    QString tlsCertificate; // empty: no TLS
+    QString tlsPrivateKey;
+    bool authentication = true;
+    QString pepperFile; // empty: not configured
+    QString auditKeyFile;
+
+    static Expected<EngineSettings> load(const QString &path);
+
+    // "host:port" as in the file; sets both parts or neither.
+    Expected<void> setListen(QStringView text);
+    // The listen address as the file writes it: 127.0.0.1:8443, [::1]:8443.
+    QString listen() const;
+    // Only this machine can connect: 127.0.0.0/8, ::1 or ::ffff:127.x.x.x.
+    bool isLoopbackOnly() const;
+};

@@ -1,0 +1,98 @@
+#include "storesettings.h"
+
+#include "audit/auditlog.h"
+#include "store.h"
+
+#include <QCoreApplication>
+#include <QSqlError>
+#include <QSqlQuery>
+
+namespace {
+QString tr(const char *text) { return QCoreApplication::translate("StoreSettings", text); }
+
+const StoreSettings::Definition *find(QStringView key)
+{
+    for (const StoreSettings::Definition &d : StoreSettings::definitions()) {
+        if (key == d.key)
+            return &d;
+    }
+    return nullptr;
+}
+} // namespace
+
+const QList<StoreSettings::Definition> &StoreSettings::definitions()
+{
+    static const QList<Definition> all{
+        {DefaultKeyExpiryDays, 90, 1, 3650,
+         QT_TRANSLATE_NOOP("StoreSettings", "days until a new API key expires")},
+        {MaximumKeyExpiryDays, 365, 1, 3650,
+         QT_TRANSLATE_NOOP("StoreSettings", "the longest expiry an API key may be given")},
+        {AuditRetentionDays, 365, 30, 36500,
+         QT_TRANSLATE_NOOP("StoreSettings",
+                           "audit records older than this may be pruned (with a checkpoint)")},
+    };
+    return all;
+}
+
+Expected<qint64> StoreSettings::value(QSqlDatabase db, QLatin1StringView key)
+{
+    const Definition *definition = find(QString(key));
+    Q_ASSERT(definition);
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT value FROM settings WHERE key = ?"));
+    q.addBindValue(QString(key));
+    if (!q.exec())
+        return fail(tr("cannot read setting %1: %2").arg(key, describeSqlError(q.lastError())));
+    if (!q.next())
+        return definition->defaultValue;
+    bool ok = false;
+    const qint64 stored = q.value(0).toString().toLongLong(&ok);
+    if (!ok || stored < definition->minimum || stored > definition->maximum)
+        return definition->defaultValue;
+    return stored;
+}
+
+Expected<void> StoreSettings::set(QSqlDatabase db, const AuditLog &audit, const QString &key,
+                                  const QString &value, const QString &actor, qint64 now)
+{
+    const Definition *definition = find(key);
+    if (!definition) {
+        QStringList keys;
+        for (const Definition &d : definitions())
+            keys << QString(d.key);
+        return fail(
+            tr("unknown setting '%1'; one of: %2").arg(key, keys.join(QStringLiteral(", "))));
+    }
+    bool ok = false;
+    const qint64 number = value.toLongLong(&ok);
+    if (!ok || number < definition->minimum || number > definition->maximum)
+        return fail(tr("%1 must be a whole number from %2 to %3")
+                        .arg(key)
+                        .arg(definition->minimum)
+                        .arg(definition->maximum));
+    return audit.commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        Expected<qint64> previous = StoreSettings::value(w.db(), definition->key);
+        if (!previous)
+            return previous.failure();
+        QSqlQuery q(w.db());
+        q.prepare(QStringLiteral("INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) "
+                                 "ON CONFLICT (key) DO UPDATE SET value = excluded.value, "
+                                 "updated_at = excluded.updated_at"));
+        q.addBindValue(key);
+        q.addBindValue(QString::number(number));
+        q.addBindValue(now);
+        if (!q.exec())
+            return fail(tr("cannot save setting %1: %2").arg(key, describeSqlError(q.lastError())));
+        AuditEvent event;
+        event.actor = actor;
+        event.action = QStringLiteral("settings.changed");
+        event.target = key;
+        event.details = {{QStringLiteral("from"), previous.value()},
+                         {QStringLiteral("to"), number}};
+        Expected<AuditRecord> written = w.append(event);
+        if (!written)
+            return written.failure();
+        return {};
+    });
+}

@@ -1,0 +1,31 @@
+#pragma once
+
+#include "expected.h"
+
+#include <QList>
+#include <QSqlDatabase>
+#include <QString>
+
+class AuditLog;
+
+// Operator settings kept in the store's settings table. Every change is
+// audited ("settings.changed") in the same transaction.
+namespace StoreSettings {
+struct Definition {
+    QLatin1StringView key;
+    qint64 defaultValue;
+    qint64 minimum;
+    qint64 maximum;
+    const char *description;
+};
+
+inline constexpr QLatin1StringView DefaultKeyExpiryDays{"keys.default_expiry_days"};
+inline constexpr QLatin1StringView MaximumKeyExpiryDays{"keys.max_expiry_days"};
+inline constexpr QLatin1StringView AuditRetentionDays{"audit.retention_days"};
+
+const QList<Definition> &definitions();
+// The stored value, or the default when unset.
+Expected<qint64> value(QSqlDatabase db, QLatin1StringView key);
+Expected<void> set(QSqlDatabase db, const AuditLog &audit, const QString &key, const QString &value,
+                   const QString &actor, qint64 now);
+} // namespace StoreSettings

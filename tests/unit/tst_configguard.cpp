@@ -1,0 +1,519 @@
+#include "engine/enginesettings.h"
+#include "security/configguard.h"
+
+#include <QDir>
+#include <QFile>
+#include <QRandomGenerator>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <sys/stat.h>
+
+namespace {
+QByteArray randomHex()
+{
+    QByteArray bytes(32, '\0');
+    for (char &byte : bytes)
+        byte = static_cast<char>(QRandomGenerator::global()->bounded(256));
+    return bytes.toHex() + '\n';
+}
+
+const QByteArray SameSecret = "5d41402abc4b2a76b9719d911017c592ae2f1c3a0e1b7d64c2e8d1f0a9b3c4d5\n";
+const QByteArray Certificate = "-----BEGIN CERTIFICATE-----\nMIIB...\n-----END CERTIFICATE-----\n";
+const QByteArray PrivateKey = "-----BEGIN PRIVATE KEY-----\nMIIE...\n-----END PRIVATE KEY-----\n";
+
+// "name|mode|content": content RANDOM, SAME, CERT or KEY stands for the
+// matching text above, DIR makes a directory; anything else is literal.
+QByteArray contentFor(const QString &spec)
+{
+    if (spec == u"RANDOM")
+        return randomHex();
+    if (spec == u"SAME")
+        return SameSecret;
+    if (spec == u"CERT")
+        return Certificate;
+    if (spec == u"KEY")
+        return PrivateKey;
+    return spec.toUtf8();
+}
+
+// A random hex secret with a placeholder in it: the check must find the
+// word, not merely a short file.
+QString withWord(const char *word)
+{
+    return QString::fromLatin1(randomHex().left(40)) + QString::fromLatin1(word) + u'\n';
+}
+} // namespace
+
+class TestConfigGuard : public QObject {
+    Q_OBJECT
+private Q_SLOTS:
+    void check_data();
+    void check();
+    void storeKeyHasItsOwnFix();
+    void loadReadsEveryKey();
+    void loadRefuses_data();
+    void loadRefuses();
+    void describeFormatsOneLinePerProblem();
+
+private:
+    QString freshDir();
+    QTemporaryDir m_dir;
+    int m_rows = 0;
+};
+
+QString TestConfigGuard::freshDir()
+{
+    const QString dir = m_dir.filePath(QStringLiteral("row%1").arg(++m_rows));
+    return QDir().mkpath(dir) ? dir : QString();
+}
+
+void TestConfigGuard::check_data()
+{
+    QTest::addColumn<QString>("ini");
+    QTest::addColumn<QStringList>("files");  // name|mode|content
+    QTest::addColumn<QStringList>("extras"); // store key files; "name?" may be missing
+    QTest::addColumn<int>("count");
+    QTest::addColumn<QString>("problem"); // @DIR@ is the row's directory
+    QTest::addColumn<QString>("fix");
+
+    const QString pepperIni = QStringLiteral("[secrets]\npepper_file = pepper\n");
+    const QString tlsIni = QStringLiteral("[api]\nlisten = 0.0.0.0:8443\n"
+                                          "tls_certificate = cert.pem\n"
+                                          "tls_private_key = key.pem\n");
+    const QStringList goodTls{QStringLiteral("cert.pem|0644|CERT"),
+                              QStringLiteral("key.pem|0600|KEY")};
+    const QString placeholderProblem = QStringLiteral(
+        "[secrets] pepper_file @DIR@/pepper looks like a placeholder or default value");
+    const QString generateFix = QStringLiteral("openssl rand -hex 32 > @DIR@/pepper");
+
+    // Modes of secret files
+    QTest::newRow("group-readable pepper")
+        << pepperIni << QStringList{QStringLiteral("pepper|0640|RANDOM")} << QStringList{} << 1
+        << QStringLiteral("[secrets] pepper_file @DIR@/pepper can be read or changed by group "
+                          "or others (mode 0640)")
+        << QStringLiteral("chmod 600 @DIR@/pepper");
+    QTest::newRow("group-writable audit key")
+        << QStringLiteral("[secrets]\naudit_key_file = audit.key\n")
+        << QStringList{QStringLiteral("audit.key|0620|RANDOM")} << QStringList{} << 1
+        << QStringLiteral("[secrets] audit_key_file @DIR@/audit.key can be read or changed by "
+                          "group or others (mode 0620)")
+        << QStringLiteral("chmod 600 @DIR@/audit.key");
+    QTest::newRow("world-readable store key file")
+        << QString() << QStringList{QStringLiteral("store.key|0604|RANDOM")}
+        << QStringList{QStringLiteral("store.key")} << 1
+        << QStringLiteral("store key file @DIR@/store.key can be read or changed by group or "
+                          "others (mode 0604)")
+        << QStringLiteral("chmod 600 @DIR@/store.key");
+    QTest::newRow("world-readable TLS key")
+        << tlsIni
+        << QStringList{QStringLiteral("cert.pem|0644|CERT"), QStringLiteral("key.pem|0644|KEY")}
+        << QStringList{} << 1
+        << QStringLiteral("[api] tls_private_key @DIR@/key.pem is readable by every user on this "
+                          "machine (mode 0644)")
+        << QStringLiteral("chmod 600 @DIR@/key.pem");
+    QTest::newRow("world-readable TLS key, 0604")
+        << tlsIni
+        << QStringList{QStringLiteral("cert.pem|0644|CERT"), QStringLiteral("key.pem|0604|KEY")}
+        << QStringList{} << 1
+        << QStringLiteral("[api] tls_private_key @DIR@/key.pem is readable by every user")
+        << QStringLiteral("chmod 600 @DIR@/key.pem");
+    QTest::newRow("group-readable TLS key")
+        << tlsIni
+        << QStringList{QStringLiteral("cert.pem|0644|CERT"), QStringLiteral("key.pem|0640|KEY")}
+        << QStringList{} << 1
+        << QStringLiteral("[api] tls_private_key @DIR@/key.pem can be read or changed by group "
+                          "or others (mode 0640)")
+        << QStringLiteral("chmod 600 @DIR@/key.pem");
+
+    // Content of secret files
+    for (const char *word :
+         {"changeme", "change_me", "replace_me", "replaceme", "example", "placeholder", "secret",
+          "password", "xxxx", "ChangeMe", "PASSWORD", "Replace-Me", "XXXX"}) {
+        QTest::addRow("placeholder %s", word)
+            << pepperIni << QStringList{QStringLiteral("pepper|0600|") + withWord(word)}
+            << QStringList{} << 1 << placeholderProblem << generateFix;
+    }
+    QTest::newRow("placeholder alone")
+        << pepperIni << QStringList{QStringLiteral("pepper|0600|changeme\n")} << QStringList{} << 1
+        << placeholderProblem << generateFix;
+    QTest::newRow("all the same character")
+        << pepperIni << QStringList{QStringLiteral("pepper|0600|") + QString(64, u'a') + u'\n'}
+        << QStringList{} << 1
+        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is one character repeated")
+        << generateFix;
+    QTest::newRow("all zeros, no newline")
+        << pepperIni << QStringList{QStringLiteral("pepper|0600|") + QString(64, u'0')}
+        << QStringList{} << 1
+        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is one character repeated")
+        << generateFix;
+    QTest::newRow("two characters repeated")
+        << pepperIni
+        << QStringList{QStringLiteral("pepper|0600|") + QStringLiteral("ab").repeated(32)}
+        << QStringList{} << 1
+        << QStringLiteral("[secrets] pepper_file @DIR@/pepper uses only 2 different characters")
+        << generateFix;
+    QTest::newRow("too short")
+        << pepperIni << QStringList{QStringLiteral("pepper|0600|0123456789abcdef\n")}
+        << QStringList{} << 1
+        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is only 16 bytes long; a secret "
+                          "needs at least 32")
+        << generateFix;
+    QTest::newRow("31 bytes and a newline")
+        << pepperIni << QStringList{QStringLiteral("pepper|0600|0123456789abcdef0123456789abcde\n")}
+        << QStringList{} << 1
+        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is only 31 bytes long")
+        << generateFix;
+    QTest::newRow("empty") << pepperIni << QStringList{QStringLiteral("pepper|0600|")}
+                           << QStringList{} << 1
+                           << QStringLiteral("[secrets] pepper_file @DIR@/pepper is empty")
+                           << generateFix;
+    QTest::newRow("loose and weak: both reported")
+        << pepperIni << QStringList{QStringLiteral("pepper|0644|changeme\n")} << QStringList{} << 2
+        << placeholderProblem << QStringLiteral("chmod 600 @DIR@/pepper");
+    QTest::newRow("missing pepper")
+        << pepperIni << QStringList{} << QStringList{} << 1
+        << QStringLiteral("[secrets] pepper_file @DIR@/pepper does not exist") << generateFix;
+    QTest::newRow("pepper is a directory")
+        << pepperIni << QStringList{QStringLiteral("pepper|0700|DIR")} << QStringList{} << 1
+        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is not a regular file")
+        << QStringLiteral("point [secrets] pepper_file at a regular file");
+    QTest::newRow("same secret twice")
+        << QStringLiteral("[secrets]\npepper_file = pepper\naudit_key_file = audit.key\n")
+        << QStringList{QStringLiteral("pepper|0600|SAME"), QStringLiteral("audit.key|0600|SAME")}
+        << QStringList{} << 1
+        << QStringLiteral("[secrets] audit_key_file @DIR@/audit.key holds the same secret as "
+                          "[secrets] pepper_file @DIR@/pepper")
+        << QStringLiteral("openssl rand -hex 32 > @DIR@/audit.key");
+
+    // The API listener
+    QTest::newRow("non-loopback without TLS")
+        << QStringLiteral("[api]\nlisten = 0.0.0.0:8443\n") << QStringList{} << QStringList{} << 1
+        << QStringLiteral("[api] listen = 0.0.0.0:8443 accepts connections from other machines, "
+                          "but TLS is not configured")
+        << QStringLiteral("set [api] tls_certificate and tls_private_key, or listen on "
+                          "127.0.0.1:8443 or [::1]:8443");
+    QTest::newRow("LAN address without TLS")
+        << QStringLiteral("[api]\nlisten = 192.168.1.10:9000\n") << QStringList{} << QStringList{}
+        << 1 << QStringLiteral("[api] listen = 192.168.1.10:9000")
+        << QStringLiteral("listen on 127.0.0.1:9000 or [::1]:9000");
+    QTest::newRow("IPv6 any without TLS")
+        << QStringLiteral("[api]\nlisten = [::]:9443\n") << QStringList{} << QStringList{} << 1
+        << QStringLiteral("[api] listen = [::]:9443 accepts connections from other machines")
+        << QStringLiteral("[::1]:9443");
+    QTest::newRow("authentication off on non-loopback")
+        << QString(tlsIni + QStringLiteral("authentication = false\n")) << goodTls << QStringList{}
+        << 1 << QStringLiteral("[api] authentication = false while [api] listen = 0.0.0.0:8443")
+        << QStringLiteral("set [api] authentication = true, or listen on 127.0.0.1:8443");
+    QTest::newRow("authentication off and no TLS")
+        << QStringLiteral("[api]\nlisten = 10.1.2.3:8443\nauthentication = no\n") << QStringList{}
+        << QStringList{} << 2
+        << QStringLiteral("[api] authentication = false while [api] listen = 10.1.2.3:8443")
+        << QStringLiteral("set [api] authentication = true");
+    QTest::newRow("certificate without key")
+        << QStringLiteral("[api]\ntls_certificate = cert.pem\n")
+        << QStringList{QStringLiteral("cert.pem|0644|CERT")} << QStringList{} << 1
+        << QStringLiteral("[api] tls_certificate is set but tls_private_key is not")
+        << QStringLiteral("set [api] tls_private_key");
+    QTest::newRow("key without certificate")
+        << QStringLiteral("[api]\ntls_private_key = key.pem\n")
+        << QStringList{QStringLiteral("key.pem|0600|KEY")} << QStringList{} << 1
+        << QStringLiteral("[api] tls_private_key is set but tls_certificate is not")
+        << QStringLiteral("set [api] tls_certificate");
+    QTest::newRow("certificate without key on non-loopback")
+        << QStringLiteral("[api]\nlisten = 0.0.0.0:8443\ntls_certificate = cert.pem\n")
+        << QStringList{QStringLiteral("cert.pem|0644|CERT")} << QStringList{} << 2
+        << QStringLiteral("[api] listen = 0.0.0.0:8443 accepts connections from other machines")
+        << QStringLiteral("set [api] tls_certificate and tls_private_key");
+    QTest::newRow("missing certificate")
+        << tlsIni << QStringList{QStringLiteral("key.pem|0600|KEY")} << QStringList{} << 1
+        << QStringLiteral("[api] tls_certificate @DIR@/cert.pem does not exist")
+        << QStringLiteral("correct the path of [api] tls_certificate");
+    QTest::newRow("missing private key")
+        << tlsIni << QStringList{QStringLiteral("cert.pem|0644|CERT")} << QStringList{} << 1
+        << QStringLiteral("[api] tls_private_key @DIR@/key.pem does not exist")
+        << QStringLiteral("correct the path of [api] tls_private_key");
+
+    // Configurations that must start
+    const QString none;
+    QTest::newRow("pass: defaults")
+        << QString() << QStringList{} << QStringList{} << 0 << none << none;
+    QTest::newRow("pass: loopback without TLS, good secrets")
+        << QStringLiteral("[api]\nlisten = 127.0.0.1:8443\n[secrets]\npepper_file = pepper\n"
+                          "audit_key_file = audit.key\n")
+        << QStringList{QStringLiteral("pepper|0600|RANDOM"),
+                       QStringLiteral("audit.key|0400|RANDOM")}
+        << QStringList{} << 0 << none << none;
+    QTest::newRow("pass: IPv6 loopback without TLS")
+        << QStringLiteral("[api]\nlisten = [::1]:8443\n") << QStringList{} << QStringList{} << 0
+        << none << none;
+    QTest::newRow("pass: other 127/8 address")
+        << QStringLiteral("[api]\nlisten = 127.0.1.1:9000\n") << QStringList{} << QStringList{} << 0
+        << none << none;
+    QTest::newRow("pass: IPv4-mapped loopback")
+        << QStringLiteral("[api]\nlisten = [::ffff:127.0.0.1]:8443\n") << QStringList{}
+        << QStringList{} << 0 << none << none;
+    QTest::newRow("pass: non-loopback with TLS and a 0600 key")
+        << tlsIni << goodTls << QStringList{} << 0 << none << none;
+    QTest::newRow("pass: IPv6 any with TLS and a 0400 key")
+        << QStringLiteral("[api]\nlisten = [::]:8443\ntls_certificate = cert.pem\n"
+                          "tls_private_key = key.pem\n")
+        << QStringList{QStringLiteral("cert.pem|0644|CERT"), QStringLiteral("key.pem|0400|KEY")}
+        << QStringList{} << 0 << none << none;
+    QTest::newRow("pass: authentication off on loopback")
+        << QStringLiteral("[api]\nauthentication = false\n") << QStringList{} << QStringList{} << 0
+        << none << none;
+    QTest::newRow("pass: API disabled")
+        << QStringLiteral("[api]\nenabled = false\nlisten = 0.0.0.0:8443\nauthentication = off\n")
+        << QStringList{} << QStringList{} << 0 << none << none;
+    QTest::newRow("pass: store key file not created yet")
+        << QString() << QStringList{} << QStringList{QStringLiteral("store.key?")} << 0 << none
+        << none;
+    QTest::newRow("pass: store key file 0600")
+        << QString() << QStringList{QStringLiteral("store.key|0600|RANDOM")}
+        << QStringList{QStringLiteral("store.key")} << 0 << none << none;
+}
+
+void TestConfigGuard::check()
+{
+    QFETCH(QString, ini);
+    QFETCH(QStringList, files);
+    QFETCH(QStringList, extras);
+    QFETCH(int, count);
+    QFETCH(QString, problem);
+    QFETCH(QString, fix);
+
+    const QString dir = freshDir();
+    QVERIFY(!dir.isEmpty());
+    QList<QByteArray> contents;
+    for (const QString &spec : files) {
+        const QString name = spec.section(u'|', 0, 0);
+        const uint mode = spec.section(u'|', 1, 1).toUInt(nullptr, 8);
+        const QString path = QDir(dir).filePath(name);
+        if (spec.section(u'|', 2) == u"DIR") {
+            QVERIFY(QDir().mkpath(path));
+        } else {
+            const QByteArray content = contentFor(spec.section(u'|', 2));
+            QFile file(path);
+            QVERIFY(file.open(QIODevice::WriteOnly));
+            QCOMPARE(file.write(content), content.size());
+            file.close();
+            contents << content.trimmed();
+        }
+        QCOMPARE(::chmod(QFile::encodeName(path).constData(), static_cast<mode_t>(mode)), 0);
+    }
+    const QString iniPath = QDir(dir).filePath(QStringLiteral("engine.conf"));
+    {
+        QFile file(iniPath);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write(ini.toUtf8());
+    }
+    const Expected<EngineSettings> settings = EngineSettings::load(iniPath);
+    QVERIFY2(settings.ok(), settings.ok() ? "" : qPrintable(settings.error()));
+    QList<ConfigGuard::SecretFile> secretFiles;
+    for (QString name : extras) {
+        const bool mayBeMissing = name.endsWith(u'?');
+        if (mayBeMissing)
+            name.chop(1);
+        secretFiles << ConfigGuard::SecretFile{
+            QStringLiteral("store key file"), QDir(dir).filePath(name), mayBeMissing, {}};
+    }
+
+    const QList<ConfigGuard::Problem> problems = ConfigGuard::check(settings.value(), secretFiles);
+    const QString described = ConfigGuard::describe(problems);
+    QVERIFY2(problems.size() == count, qPrintable(described));
+    if (count == 0)
+        return;
+    problem.replace(QStringLiteral("@DIR@"), dir);
+    fix.replace(QStringLiteral("@DIR@"), dir);
+    bool found = false;
+    for (const ConfigGuard::Problem &p : problems) {
+        QVERIFY(!p.problem.isEmpty());
+        QVERIFY(!p.fix.isEmpty());
+        found = found || p.problem.contains(problem);
+    }
+    QVERIFY2(found, qPrintable(described));
+    QVERIFY2(described.contains(fix), qPrintable(described));
+    // Never a byte of a secret file, whatever it held.
+    for (const QByteArray &content : std::as_const(contents)) {
+        if (content.size() >= 4)
+            QVERIFY2(!described.toUtf8().contains(content), content.constData());
+    }
+}
+
+void TestConfigGuard::storeKeyHasItsOwnFix()
+{
+    // Replacing a store key would lock the store away; its caller says how
+    // to rekey instead.
+    const QString dir = freshDir();
+    const QString path = QDir(dir).filePath(QStringLiteral("store.key"));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(QByteArray(64, '0') + '\n');
+    file.close();
+    QCOMPARE(::chmod(QFile::encodeName(path).constData(), 0600), 0);
+    const QString rekey = QStringLiteral("framehousectl store rekey");
+    const QList<ConfigGuard::Problem> problems = ConfigGuard::check(
+        EngineSettings{}, {{QStringLiteral("store key file"), path, false, rekey}});
+    QCOMPARE(problems.size(), 1);
+    QVERIFY(problems.first().problem.contains(path));
+    QCOMPARE(problems.first().fix, rekey);
+}
+
+void TestConfigGuard::loadReadsEveryKey()
+{
+    const QString dir = freshDir();
+    const QString path = QDir(dir).filePath(QStringLiteral("engine.conf"));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write("\xef\xbb\xbf# Framehouse engine\r\n"
+               "[api]\r\n"
+               "listen = [2001:db8::5]:9443\r\n"
+               "enabled = yes\r\n"
+               "tls_certificate = \"tls/cert with space.pem\"\r\n"
+               "tls_private_key = /etc/framehouse/key.pem\r\n"
+               "; a comment\r\n"
+               "authentication = On\r\n"
+               "\r\n"
+               "[secrets]\r\n"
+               "  pepper_file   =   ../pepper  \r\n"
+               "audit_key_file =\r\n");
+    file.close();
+    const Expected<EngineSettings> loaded = EngineSettings::load(path);
+    QVERIFY2(loaded.ok(), loaded.ok() ? "" : qPrintable(loaded.error()));
+    const EngineSettings &s = loaded.value();
+    QCOMPARE(s.listenAddress, QStringLiteral("2001:db8::5"));
+    QCOMPARE(s.listenPort, quint16(9443));
+    QCOMPARE(s.listen(), QStringLiteral("[2001:db8::5]:9443"));
+    QVERIFY(!s.isLoopbackOnly());
+    QVERIFY(s.apiEnabled);
+    QVERIFY(s.authentication);
+    QCOMPARE(s.tlsCertificate, QDir(dir).filePath(QStringLiteral("tls/cert with space.pem")));
+    QCOMPARE(s.tlsPrivateKey, QStringLiteral("/etc/framehouse/key.pem"));
+    QCOMPARE(s.pepperFile, QDir::cleanPath(dir + QStringLiteral("/../pepper")));
+    QVERIFY(s.auditKeyFile.isEmpty());
+
+    const EngineSettings defaults;
+    QCOMPARE(defaults.listen(), QStringLiteral("127.0.0.1:8443"));
+    QVERIFY(defaults.isLoopbackOnly());
+    QVERIFY(defaults.apiEnabled);
+    QVERIFY(defaults.authentication);
+}
+
+void TestConfigGuard::loadRefuses_data()
+{
+    QTest::addColumn<QString>("ini");
+    QTest::addColumn<QStringList>("mustContain"); // @FILE@ is the settings file
+    QTest::addColumn<QString>("mustNotContain");
+
+    QTest::newRow("unknown key") << QStringLiteral("[api]\nlisten_address = 127.0.0.1:1\n")
+                                 << QStringList{QStringLiteral("@FILE@:2:"),
+                                                QStringLiteral("unknown key \"listen_address\""),
+                                                QStringLiteral("listen, enabled")}
+                                 << QString();
+    QTest::newRow("misspelt authentication")
+        << QStringLiteral("[api]\nauthentification = false\n")
+        << QStringList{QStringLiteral("\"authentification\" in [api]")} << QString();
+    QTest::newRow("unknown key's value is not shown")
+        << QStringLiteral("[secrets]\npepper = 9f86d081884c7d659a2feaa0c55ad015\n")
+        << QStringList{QStringLiteral("unknown key \"pepper\" in [secrets]")}
+        << QStringLiteral("9f86d081");
+    QTest::newRow("unknown section")
+        << QStringLiteral("[server]\nlisten = 1.2.3.4:5\n")
+        << QStringList{QStringLiteral("@FILE@:1:"), QStringLiteral("[server]")} << QString();
+    QTest::newRow("key outside a section")
+        << QStringLiteral("listen = 127.0.0.1:8443\n")
+        << QStringList{QStringLiteral("listen is outside any section")} << QString();
+    QTest::newRow("not key = value")
+        << QStringLiteral("[api]\nlisten 127.0.0.1:8443\n")
+        << QStringList{QStringLiteral("@FILE@:2: expected \"key = value\"")} << QString();
+    QTest::newRow("key set twice")
+        << QStringLiteral("[api]\nenabled = true\nenabled = false\n")
+        << QStringList{QStringLiteral("@FILE@:3: [api] enabled is set twice (first on line 2)")}
+        << QString();
+    QTest::newRow("malformed boolean")
+        << QStringLiteral("[api]\nauthentication = maybe\n")
+        << QStringList{QStringLiteral("@FILE@:2: [api] authentication: \"maybe\" is not a "
+                                      "boolean")}
+        << QString();
+    QTest::newRow("listen without port")
+        << QStringLiteral("[api]\nlisten = 127.0.0.1\n")
+        << QStringList{QStringLiteral("[api] listen:"), QStringLiteral("has no port")} << QString();
+    QTest::newRow("listen IPv6 without brackets")
+        << QStringLiteral("[api]\nlisten = ::1:8443\n")
+        << QStringList{QStringLiteral("[api] listen:"), QStringLiteral("needs brackets")}
+        << QString();
+    QTest::newRow("listen host name")
+        << QStringLiteral("[api]\nlisten = localhost:8443\n")
+        << QStringList{QStringLiteral("[api] listen:"), QStringLiteral("not an IP address")}
+        << QString();
+    QTest::newRow("listen bad IPv6")
+        << QStringLiteral("[api]\nlisten = [::g]:8443\n")
+        << QStringList{QStringLiteral("[api] listen:"), QStringLiteral("not an IPv6 address")}
+        << QString();
+    QTest::newRow("port zero") << QStringLiteral("[api]\nlisten = 127.0.0.1:0\n")
+                               << QStringList{QStringLiteral("[api] listen:"),
+                                              QStringLiteral("1 to 65535")}
+                               << QString();
+    QTest::newRow("port too large") << QStringLiteral("[api]\nlisten = 127.0.0.1:65536\n")
+                                    << QStringList{QStringLiteral("1 to 65535")} << QString();
+    QTest::newRow("port not a number") << QStringLiteral("[api]\nlisten = 127.0.0.1:+80\n")
+                                       << QStringList{QStringLiteral("1 to 65535")} << QString();
+    QTest::newRow("every error reported")
+        << QStringLiteral("[api]\nenabled = perhaps\nlisten = nowhere\nbogus = 1\n")
+        << QStringList{QStringLiteral("@FILE@:2:"), QStringLiteral("@FILE@:3:"),
+                       QStringLiteral("@FILE@:4:")}
+        << QString();
+}
+
+void TestConfigGuard::loadRefuses()
+{
+    QFETCH(QString, ini);
+    QFETCH(QStringList, mustContain);
+    QFETCH(QString, mustNotContain);
+    const QString path = QDir(freshDir()).filePath(QStringLiteral("engine.conf"));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(ini.toUtf8());
+    file.close();
+    const Expected<EngineSettings> loaded = EngineSettings::load(path);
+    QVERIFY(!loaded.ok());
+    for (QString text : mustContain) {
+        text.replace(QStringLiteral("@FILE@"), path);
+        QVERIFY2(loaded.error().contains(text), qPrintable(loaded.error()));
+    }
+    if (!mustNotContain.isEmpty())
+        QVERIFY2(!loaded.error().contains(mustNotContain), qPrintable(loaded.error()));
+}
+
+void TestConfigGuard::describeFormatsOneLinePerProblem()
+{
+    QCOMPARE(ConfigGuard::describe({}), QString());
+    const QString text =
+        ConfigGuard::describe({{QStringLiteral("first problem"), QStringLiteral("first fix")},
+                               {QStringLiteral("second problem"), QStringLiteral("second fix")}});
+    QCOMPARE(text, QStringLiteral("first problem \u2014 fix: first fix\n"
+                                  "second problem \u2014 fix: second fix"));
+
+    // A path with a newline in it still gives one line, and the fix quotes
+    // it for the shell.
+    const QString dir = freshDir();
+    const QString path = QDir(dir).filePath(QStringLiteral("odd\nname's key"));
+    QFile file(path);
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(randomHex());
+    file.close();
+    QCOMPARE(::chmod(QFile::encodeName(path).constData(), 0644), 0);
+    const QList<ConfigGuard::Problem> problems =
+        ConfigGuard::check(EngineSettings{}, {{QStringLiteral("store key file"), path, false, {}}});
+    QCOMPARE(problems.size(), 1);
+    const QString described = ConfigGuard::describe(problems);
+    QVERIFY2(!described.contains(u'\n'), qPrintable(described));
+    QVERIFY2(described.contains(QStringLiteral("chmod 600 '") + dir +
+                                QStringLiteral("/odd\\nname'\"'\"'s key'")),
+             qPrintable(described));
+    QVERIFY(described.contains(QStringLiteral(" \u2014 fix: ")));
+}
+
+QTEST_GUILESS_MAIN(TestConfigGuard)
+#include "tst_configguard.moc"
