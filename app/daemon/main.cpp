@@ -1,14 +1,15 @@
+#include "engine/logsink.h"
 #include "engine/storeoptions.h"
+#include "enginestartup.h"
 #include "security/processhardening.h"
 #include "signalwatcher.h"
-#include "store/migrations.h"
 
 #include <QCoreApplication>
 #include <QTextStream>
 #include <QTimer>
 
-// The headless engine. For now it owns the store (lock, key, migrations)
-// until it is told to stop; the farm and the API join it in later releases.
+// The headless engine. For now it owns the store (lock, key, migrations,
+// audit) until it is told to stop; the farm and the API join it later.
 int main(int argc, char *argv[])
 {
     ProcessHardening::apply();
@@ -22,43 +23,47 @@ int main(int argc, char *argv[])
     parser.addHelpOption();
     parser.addVersionOption();
     StoreOptions::addTo(parser);
+    parser.addOption({QStringLiteral("config"),
+                      QCoreApplication::translate(
+                          "main", "Engine settings, an INI file (default: $FRAMEHOUSE_CONFIG)."),
+                      QStringLiteral("FILE")});
+    parser.addOption({QStringLiteral("log-file"),
+                      QCoreApplication::translate("main", "Also append the JSON log lines to FILE "
+                                                          "(default: $FRAMEHOUSE_LOG_FILE)."),
+                      QStringLiteral("FILE")});
     parser.process(app);
 
-    QTextStream err(stderr);
+    const auto optionOrEnv = [&](const char *option, const char *variable) {
+        const QString name = QString::fromLatin1(option);
+        return parser.isSet(name) ? parser.value(name) : qEnvironmentVariable(variable);
+    };
+    Expected<void> logging = LogSink::install(optionOrEnv("log-file", "FRAMEHOUSE_LOG_FILE"));
+    if (!logging) {
+        QTextStream(stderr) << QStringLiteral("framehoused: error: ") << logging.error()
+                            << Qt::endl;
+        return EngineStartup::Failed;
+    }
+
     StoreRequest request = StoreOptions::requestFrom(parser);
     request.exclusive = true;
     request.createIfMissing = true;
 
     SignalWatcher signals;
-    OpenedStore engineStore;
+    EngineStartup engine;
     int exitCode = 0;
     QObject::connect(&signals, &SignalWatcher::terminationRequested, &app, [&](int signal) {
-        err << QCoreApplication::translate("main", "framehoused: signal %1, stopping").arg(signal)
-            << Qt::endl;
+        engine.stop(QStringLiteral("signal %1").arg(signal));
         QCoreApplication::exit(0);
     });
     QTimer::singleShot(0, &app, [&] {
-        StoreOpener::open(request, &app, [&](Expected<OpenedStore> opened) {
-            if (!opened) {
-                err << QCoreApplication::translate("main", "framehoused: error: %1")
-                           .arg(opened.error())
-                    << Qt::endl;
-                exitCode = 1;
-                QCoreApplication::exit(1);
-                return;
+        engine.start(optionOrEnv("config", "FRAMEHOUSE_CONFIG"), request, [&](int code) {
+            if (code != 0) {
+                exitCode = code;
+                QCoreApplication::exit(code);
             }
-            engineStore = std::move(opened.value());
-            err << QCoreApplication::translate("main",
-                                               "framehoused: store %1 open (schema %2, key in "
-                                               "%3), pid %4")
-                       .arg(engineStore.store->databasePath())
-                       .arg(Migrations::latestVersion())
-                       .arg(engineStore.keySource->describe())
-                       .arg(QCoreApplication::applicationPid())
-                << Qt::endl;
         });
     });
     const int loopCode = app.exec();
-    engineStore = {};
+    LogSink::uninstall();
     return exitCode ? exitCode : loopCode;
 }

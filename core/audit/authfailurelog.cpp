@@ -1,6 +1,7 @@
 #include "authfailurelog.h"
 
 #include "auditlog.h"
+#include "engine/logsink.h"
 #include "store/store.h"
 
 #include <QCoreApplication>
@@ -45,6 +46,9 @@ Expected<qint64> AuthFailureLog::record(QSqlDatabase db, const QHostAddress &add
                                         const QString &keyId, const QString &reason,
                                         qint64 now) const
 {
+    // The log line first: it reaches fail2ban even if the store cannot be
+    // written.
+    LogSink::authenticationFailure(address.toString(), keyId, reason);
     const qint64 window = now - now % WindowMs;
     qint64 count = 0;
     Expected<void> done = m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {

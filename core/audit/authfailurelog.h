@@ -14,7 +14,8 @@ class AuditLog;
 // the audit log gets a record at the 1st, 10th, 100th, ... failure of a
 // source in that hour, carrying the count. IPv6 sources are counted per
 // /64, and past DistinctSourcesPerHour sources in one hour the rest are
-// counted together under "*".
+// counted together under "*". Each failure is also logged as the fixed
+// line fail2ban matches (LogSink::authenticationFailure).
 class AuthFailureLog {
 public:
     static constexpr qint64 WindowMs = 3600 * 1000;

@@ -24,21 +24,14 @@ QString tr(const char *text) { return QCoreApplication::translate("EngineSetting
 constexpr qint64 MaxFileSize = 1024 * 1024;
 
 const QString ApiSection = QStringLiteral("api");
-const QString SecretsSection = QStringLiteral("secrets");
 
 const QStringList &knownKeys(const QString &section)
 {
     static const QStringList api{
         QStringLiteral("listen"), QStringLiteral("enabled"), QStringLiteral("tls_certificate"),
         QStringLiteral("tls_private_key"), QStringLiteral("authentication")};
-    static const QStringList secrets{QStringLiteral("pepper_file"),
-                                     QStringLiteral("audit_key_file")};
     static const QStringList none;
-    if (section == ApiSection)
-        return api;
-    if (section == SecretsSection)
-        return secrets;
-    return none;
+    return section == ApiSection ? api : none;
 }
 
 std::optional<bool> parseBool(QStringView text)
@@ -173,7 +166,7 @@ Expected<EngineSettings> EngineSettings::load(const QString &path)
                 line.endsWith(u']') ? line.mid(1, line.size() - 2).trimmed().toString() : QString();
             sectionKnown = !knownKeys(section).isEmpty();
             if (!sectionKnown)
-                errors << tr("%1: unknown section \"%2\"; the sections are [api] and [secrets]")
+                errors << tr("%1: unknown section \"%2\"; the only section is [api]")
                               .arg(where, Redactor::escapeControls(line));
             continue;
         }
@@ -187,7 +180,7 @@ Expected<EngineSettings> EngineSettings::load(const QString &path)
         if (value.size() >= 2 && value.startsWith(u'"') && value.endsWith(u'"'))
             value = value.mid(1, value.size() - 2);
         if (!inSection) {
-            errors << tr("%1: %2 is outside any section; put it under [api] or [secrets]")
+            errors << tr("%1: %2 is outside any section; put it under [api]")
                           .arg(where, Redactor::escapeControls(key));
             continue;
         }
@@ -243,8 +236,6 @@ Expected<EngineSettings> EngineSettings::load(const QString &path)
     readBool(QStringLiteral("api/authentication"), settings.authentication);
     readPath(QStringLiteral("api/tls_certificate"), settings.tlsCertificate);
     readPath(QStringLiteral("api/tls_private_key"), settings.tlsPrivateKey);
-    readPath(QStringLiteral("secrets/pepper_file"), settings.pepperFile);
-    readPath(QStringLiteral("secrets/audit_key_file"), settings.auditKeyFile);
 
     if (!errors.isEmpty())
         return fail(errors.join(u'\n'));

@@ -13,9 +13,11 @@
 //   tls_certificate = /etc/framehouse/tls/cert.pem
 //   tls_private_key = /etc/framehouse/tls/key.pem
 //   authentication = true
-//   [secrets]
-//   pepper_file = /etc/framehouse/pepper
-//   audit_key_file = /etc/framehouse/audit.key
+//
+// Secrets are not configured here: the API-key pepper and the audit key live
+// beside the store key by a fixed convention (StoreKeySource::companion), and
+// the engine hands those files to ConfigGuard::check itself. A [secrets]
+// section is refused like any other unknown section.
 //
 // A typo must not silently fall back to a default (a misspelt
 // "authentication" would leave it on, a misspelt "listen" would not), so an
@@ -31,8 +33,6 @@ struct EngineSettings {
     QString tlsCertificate; // empty: no TLS
     QString tlsPrivateKey;
     bool authentication = true;
-    QString pepperFile; // empty: not configured
-    QString auditKeyFile;
 
     static Expected<EngineSettings> load(const QString &path);
 

@@ -99,7 +99,7 @@ int distinctBytes(const QByteArray &content)
 enum class Kind { Secret, TlsPrivateKey, TlsCertificate };
 
 struct FileToCheck {
-    QString name; // "[secrets] pepper_file", "store key file"
+    QString name; // "[api] tls_private_key", "store key file", "API-key pepper"
     QString path;
     Kind kind = Kind::Secret;
     bool mayBeMissing = false;
@@ -292,18 +292,6 @@ QList<ConfigGuard::Problem> ConfigGuard::check(const EngineSettings &settings,
                                false,
                                {}});
     }
-    if (!settings.pepperFile.isEmpty())
-        checker.checkFile({QStringLiteral("[secrets] pepper_file"),
-                           settings.pepperFile,
-                           Kind::Secret,
-                           false,
-                           {}});
-    if (!settings.auditKeyFile.isEmpty())
-        checker.checkFile({QStringLiteral("[secrets] audit_key_file"),
-                           settings.auditKeyFile,
-                           Kind::Secret,
-                           false,
-                           {}});
     for (const SecretFile &extra : extraSecretFiles)
         checker.checkFile(
             {extra.role, extra.path, Kind::Secret, extra.mayBeMissing, extra.weakContentFix});

@@ -18,9 +18,11 @@ public:
         QString fix;
     };
 
-    // A secret file the settings do not name, e.g. the store key file.
+    // A secret file the settings do not name: the store key file and the
+    // engine's other secrets (API-key pepper, audit key), which live beside
+    // it by StoreKeySource's convention rather than in the INI file.
     struct SecretFile {
-        QString role; // how messages name it: "store key file"
+        QString role; // how messages name it: "store key file", "API-key pepper"
         QString path;
         // A file the engine creates on first start is no problem if absent.
         bool mayBeMissing = false;
@@ -32,7 +34,9 @@ public:
 
     // Empty when the engine may start. The [api] checks apply only while the
     // API is enabled; the TLS private key is checked for its mode but not for
-    // its content (a PEM file is neither short nor free of "xxxx").
+    // its content (a PEM file is neither short nor free of "xxxx"). Each of
+    // extraSecretFiles is checked for its mode and its content, and no two of
+    // them may hold the same secret.
     static QList<Problem> check(const EngineSettings &settings,
                                 const QList<SecretFile> &extraSecretFiles = {});
 

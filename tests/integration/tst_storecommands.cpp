@@ -108,7 +108,7 @@ void TestStoreCommands::lockRefusesSecondEngine()
     engine.start(QStringLiteral(FRAMEHOUSED_PATH), storeArgs());
     QVERIFY(engine.waitForStarted());
     QByteArray said;
-    QTRY_VERIFY2_WITH_TIMEOUT((said += engine.readAllStandardError()).contains(" open "),
+    QTRY_VERIFY2_WITH_TIMEOUT((said += engine.readAllStandardError()).contains(" open, "),
                               said.constData(), 20000);
 
     QProcess second;
@@ -133,7 +133,7 @@ void TestStoreCommands::lockRefusesSecondEngine()
     // A lock left by a killed engine does not block the next one.
     engine.start(QStringLiteral(FRAMEHOUSED_PATH), storeArgs());
     said.clear();
-    QTRY_VERIFY2_WITH_TIMEOUT((said += engine.readAllStandardError()).contains(" open "),
+    QTRY_VERIFY2_WITH_TIMEOUT((said += engine.readAllStandardError()).contains(" open, "),
                               said.constData(), 20000);
     engine.kill();
     QVERIFY(engine.waitForFinished());

@@ -71,37 +71,42 @@ QString TestConfigGuard::freshDir()
 void TestConfigGuard::check_data()
 {
     QTest::addColumn<QString>("ini");
-    QTest::addColumn<QStringList>("files");  // name|mode|content
-    QTest::addColumn<QStringList>("extras"); // store key files; "name?" may be missing
+    QTest::addColumn<QStringList>("files"); // name|mode|content
+    // The engine's secret files, passed as extraSecretFiles: "role=name",
+    // "role=name?" when the file may be missing.
+    QTest::addColumn<QStringList>("extras");
     QTest::addColumn<int>("count");
     QTest::addColumn<QString>("problem"); // @DIR@ is the row's directory
     QTest::addColumn<QString>("fix");
 
-    const QString pepperIni = QStringLiteral("[secrets]\npepper_file = pepper\n");
     const QString tlsIni = QStringLiteral("[api]\nlisten = 0.0.0.0:8443\n"
                                           "tls_certificate = cert.pem\n"
                                           "tls_private_key = key.pem\n");
     const QStringList goodTls{QStringLiteral("cert.pem|0644|CERT"),
                               QStringLiteral("key.pem|0600|KEY")};
-    const QString placeholderProblem = QStringLiteral(
-        "[secrets] pepper_file @DIR@/pepper looks like a placeholder or default value");
+    const QString pepperFile = QStringLiteral("API-key pepper=pepper");
+    const QString auditKeyFile = QStringLiteral("audit key=audit.key");
+    const QString storeKeyFile = QStringLiteral("store key file=store.key");
+    const QStringList pepper{pepperFile};
+    const QString placeholderProblem =
+        QStringLiteral("API-key pepper @DIR@/pepper looks like a placeholder or default value");
     const QString generateFix = QStringLiteral("openssl rand -hex 32 > @DIR@/pepper");
 
     // Modes of secret files
     QTest::newRow("group-readable pepper")
-        << pepperIni << QStringList{QStringLiteral("pepper|0640|RANDOM")} << QStringList{} << 1
-        << QStringLiteral("[secrets] pepper_file @DIR@/pepper can be read or changed by group "
-                          "or others (mode 0640)")
+        << QString() << QStringList{QStringLiteral("pepper|0640|RANDOM")} << pepper << 1
+        << QStringLiteral("API-key pepper @DIR@/pepper can be read or changed by group or others "
+                          "(mode 0640)")
         << QStringLiteral("chmod 600 @DIR@/pepper");
     QTest::newRow("group-writable audit key")
-        << QStringLiteral("[secrets]\naudit_key_file = audit.key\n")
-        << QStringList{QStringLiteral("audit.key|0620|RANDOM")} << QStringList{} << 1
-        << QStringLiteral("[secrets] audit_key_file @DIR@/audit.key can be read or changed by "
-                          "group or others (mode 0620)")
+        << QString() << QStringList{QStringLiteral("audit.key|0620|RANDOM")}
+        << QStringList{auditKeyFile} << 1
+        << QStringLiteral("audit key @DIR@/audit.key can be read or changed by group or others "
+                          "(mode 0620)")
         << QStringLiteral("chmod 600 @DIR@/audit.key");
     QTest::newRow("world-readable store key file")
         << QString() << QStringList{QStringLiteral("store.key|0604|RANDOM")}
-        << QStringList{QStringLiteral("store.key")} << 1
+        << QStringList{storeKeyFile} << 1
         << QStringLiteral("store key file @DIR@/store.key can be read or changed by group or "
                           "others (mode 0604)")
         << QStringLiteral("chmod 600 @DIR@/store.key");
@@ -131,60 +136,61 @@ void TestConfigGuard::check_data()
          {"changeme", "change_me", "replace_me", "replaceme", "example", "placeholder", "secret",
           "password", "xxxx", "ChangeMe", "PASSWORD", "Replace-Me", "XXXX"}) {
         QTest::addRow("placeholder %s", word)
-            << pepperIni << QStringList{QStringLiteral("pepper|0600|") + withWord(word)}
-            << QStringList{} << 1 << placeholderProblem << generateFix;
+            << QString() << QStringList{QStringLiteral("pepper|0600|") + withWord(word)} << pepper
+            << 1 << placeholderProblem << generateFix;
     }
     QTest::newRow("placeholder alone")
-        << pepperIni << QStringList{QStringLiteral("pepper|0600|changeme\n")} << QStringList{} << 1
+        << QString() << QStringList{QStringLiteral("pepper|0600|changeme\n")} << pepper << 1
         << placeholderProblem << generateFix;
     QTest::newRow("all the same character")
-        << pepperIni << QStringList{QStringLiteral("pepper|0600|") + QString(64, u'a') + u'\n'}
-        << QStringList{} << 1
-        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is one character repeated")
+        << QString() << QStringList{QStringLiteral("pepper|0600|") + QString(64, u'a') + u'\n'}
+        << pepper << 1 << QStringLiteral("API-key pepper @DIR@/pepper is one character repeated")
         << generateFix;
     QTest::newRow("all zeros, no newline")
-        << pepperIni << QStringList{QStringLiteral("pepper|0600|") + QString(64, u'0')}
-        << QStringList{} << 1
-        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is one character repeated")
+        << QString() << QStringList{QStringLiteral("pepper|0600|") + QString(64, u'0')} << pepper
+        << 1 << QStringLiteral("API-key pepper @DIR@/pepper is one character repeated")
         << generateFix;
     QTest::newRow("two characters repeated")
-        << pepperIni
-        << QStringList{QStringLiteral("pepper|0600|") + QStringLiteral("ab").repeated(32)}
-        << QStringList{} << 1
-        << QStringLiteral("[secrets] pepper_file @DIR@/pepper uses only 2 different characters")
+        << QString()
+        << QStringList{QStringLiteral("pepper|0600|") + QStringLiteral("ab").repeated(32)} << pepper
+        << 1 << QStringLiteral("API-key pepper @DIR@/pepper uses only 2 different characters")
         << generateFix;
     QTest::newRow("too short")
-        << pepperIni << QStringList{QStringLiteral("pepper|0600|0123456789abcdef\n")}
-        << QStringList{} << 1
-        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is only 16 bytes long; a secret "
-                          "needs at least 32")
+        << QString() << QStringList{QStringLiteral("pepper|0600|0123456789abcdef\n")} << pepper << 1
+        << QStringLiteral("API-key pepper @DIR@/pepper is only 16 bytes long; a secret needs at "
+                          "least 32")
         << generateFix;
     QTest::newRow("31 bytes and a newline")
-        << pepperIni << QStringList{QStringLiteral("pepper|0600|0123456789abcdef0123456789abcde\n")}
-        << QStringList{} << 1
-        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is only 31 bytes long")
+        << QString() << QStringList{QStringLiteral("pepper|0600|0123456789abcdef0123456789abcde\n")}
+        << pepper << 1 << QStringLiteral("API-key pepper @DIR@/pepper is only 31 bytes long")
         << generateFix;
-    QTest::newRow("empty") << pepperIni << QStringList{QStringLiteral("pepper|0600|")}
-                           << QStringList{} << 1
-                           << QStringLiteral("[secrets] pepper_file @DIR@/pepper is empty")
+    QTest::newRow("empty") << QString() << QStringList{QStringLiteral("pepper|0600|")} << pepper
+                           << 1 << QStringLiteral("API-key pepper @DIR@/pepper is empty")
                            << generateFix;
     QTest::newRow("loose and weak: both reported")
-        << pepperIni << QStringList{QStringLiteral("pepper|0644|changeme\n")} << QStringList{} << 2
+        << QString() << QStringList{QStringLiteral("pepper|0644|changeme\n")} << pepper << 2
         << placeholderProblem << QStringLiteral("chmod 600 @DIR@/pepper");
     QTest::newRow("missing pepper")
-        << pepperIni << QStringList{} << QStringList{} << 1
-        << QStringLiteral("[secrets] pepper_file @DIR@/pepper does not exist") << generateFix;
+        << QString() << QStringList{} << pepper << 1
+        << QStringLiteral("API-key pepper @DIR@/pepper does not exist") << generateFix;
     QTest::newRow("pepper is a directory")
-        << pepperIni << QStringList{QStringLiteral("pepper|0700|DIR")} << QStringList{} << 1
-        << QStringLiteral("[secrets] pepper_file @DIR@/pepper is not a regular file")
-        << QStringLiteral("point [secrets] pepper_file at a regular file");
+        << QString() << QStringList{QStringLiteral("pepper|0700|DIR")} << pepper << 1
+        << QStringLiteral("API-key pepper @DIR@/pepper is not a regular file")
+        << QStringLiteral("point API-key pepper at a regular file");
     QTest::newRow("same secret twice")
-        << QStringLiteral("[secrets]\npepper_file = pepper\naudit_key_file = audit.key\n")
+        << QString()
         << QStringList{QStringLiteral("pepper|0600|SAME"), QStringLiteral("audit.key|0600|SAME")}
-        << QStringList{} << 1
-        << QStringLiteral("[secrets] audit_key_file @DIR@/audit.key holds the same secret as "
-                          "[secrets] pepper_file @DIR@/pepper")
+        << QStringList{pepperFile, auditKeyFile} << 1
+        << QStringLiteral("audit key @DIR@/audit.key holds the same secret as API-key pepper "
+                          "@DIR@/pepper")
         << QStringLiteral("openssl rand -hex 32 > @DIR@/audit.key");
+    QTest::newRow("store key and pepper hold the same secret")
+        << QString()
+        << QStringList{QStringLiteral("store.key|0600|SAME"), QStringLiteral("pepper|0600|SAME")}
+        << QStringList{storeKeyFile, pepperFile} << 1
+        << QStringLiteral("API-key pepper @DIR@/pepper holds the same secret as store key file "
+                          "@DIR@/store.key")
+        << generateFix;
 
     // The API listener
     QTest::newRow("non-loopback without TLS")
@@ -239,11 +245,11 @@ void TestConfigGuard::check_data()
     QTest::newRow("pass: defaults")
         << QString() << QStringList{} << QStringList{} << 0 << none << none;
     QTest::newRow("pass: loopback without TLS, good secrets")
-        << QStringLiteral("[api]\nlisten = 127.0.0.1:8443\n[secrets]\npepper_file = pepper\n"
-                          "audit_key_file = audit.key\n")
-        << QStringList{QStringLiteral("pepper|0600|RANDOM"),
+        << QStringLiteral("[api]\nlisten = 127.0.0.1:8443\n")
+        << QStringList{QStringLiteral("store.key|0600|RANDOM"),
+                       QStringLiteral("pepper|0600|RANDOM"),
                        QStringLiteral("audit.key|0400|RANDOM")}
-        << QStringList{} << 0 << none << none;
+        << QStringList{storeKeyFile, pepperFile, auditKeyFile} << 0 << none << none;
     QTest::newRow("pass: IPv6 loopback without TLS")
         << QStringLiteral("[api]\nlisten = [::1]:8443\n") << QStringList{} << QStringList{} << 0
         << none << none;
@@ -267,11 +273,14 @@ void TestConfigGuard::check_data()
         << QStringLiteral("[api]\nenabled = false\nlisten = 0.0.0.0:8443\nauthentication = off\n")
         << QStringList{} << QStringList{} << 0 << none << none;
     QTest::newRow("pass: store key file not created yet")
-        << QString() << QStringList{} << QStringList{QStringLiteral("store.key?")} << 0 << none
-        << none;
+        << QString() << QStringList{} << QStringList{storeKeyFile + u'?'} << 0 << none << none;
     QTest::newRow("pass: store key file 0600")
         << QString() << QStringList{QStringLiteral("store.key|0600|RANDOM")}
-        << QStringList{QStringLiteral("store.key")} << 0 << none << none;
+        << QStringList{storeKeyFile} << 0 << none << none;
+    QTest::newRow("pass: secrets not created yet")
+        << QString() << QStringList{}
+        << QStringList{storeKeyFile + u'?', pepperFile + u'?', auditKeyFile + u'?'} << 0 << none
+        << none;
 }
 
 void TestConfigGuard::check()
@@ -311,12 +320,13 @@ void TestConfigGuard::check()
     const Expected<EngineSettings> settings = EngineSettings::load(iniPath);
     QVERIFY2(settings.ok(), settings.ok() ? "" : qPrintable(settings.error()));
     QList<ConfigGuard::SecretFile> secretFiles;
-    for (QString name : extras) {
+    for (const QString &extra : extras) {
+        const QString role = extra.section(u'=', 0, 0);
+        QString name = extra.section(u'=', 1);
         const bool mayBeMissing = name.endsWith(u'?');
         if (mayBeMissing)
             name.chop(1);
-        secretFiles << ConfigGuard::SecretFile{
-            QStringLiteral("store key file"), QDir(dir).filePath(name), mayBeMissing, {}};
+        secretFiles << ConfigGuard::SecretFile{role, QDir(dir).filePath(name), mayBeMissing, {}};
     }
 
     const QList<ConfigGuard::Problem> problems = ConfigGuard::check(settings.value(), secretFiles);
@@ -371,13 +381,10 @@ void TestConfigGuard::loadReadsEveryKey()
                "listen = [2001:db8::5]:9443\r\n"
                "enabled = yes\r\n"
                "tls_certificate = \"tls/cert with space.pem\"\r\n"
-               "tls_private_key = /etc/framehouse/key.pem\r\n"
+               "  tls_private_key   =   ../key.pem  \r\n"
                "; a comment\r\n"
-               "authentication = On\r\n"
                "\r\n"
-               "[secrets]\r\n"
-               "  pepper_file   =   ../pepper  \r\n"
-               "audit_key_file =\r\n");
+               "authentication = On\r\n");
     file.close();
     const Expected<EngineSettings> loaded = EngineSettings::load(path);
     QVERIFY2(loaded.ok(), loaded.ok() ? "" : qPrintable(loaded.error()));
@@ -389,9 +396,16 @@ void TestConfigGuard::loadReadsEveryKey()
     QVERIFY(s.apiEnabled);
     QVERIFY(s.authentication);
     QCOMPARE(s.tlsCertificate, QDir(dir).filePath(QStringLiteral("tls/cert with space.pem")));
-    QCOMPARE(s.tlsPrivateKey, QStringLiteral("/etc/framehouse/key.pem"));
-    QCOMPARE(s.pepperFile, QDir::cleanPath(dir + QStringLiteral("/../pepper")));
-    QVERIFY(s.auditKeyFile.isEmpty());
+    QCOMPARE(s.tlsPrivateKey, QDir::cleanPath(dir + QStringLiteral("/../key.pem")));
+
+    // An absolute path is kept; an empty value means "not set".
+    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    file.write("[api]\ntls_certificate =\ntls_private_key = /etc/framehouse/key.pem\n");
+    file.close();
+    const Expected<EngineSettings> paths = EngineSettings::load(path);
+    QVERIFY2(paths.ok(), paths.ok() ? "" : qPrintable(paths.error()));
+    QVERIFY(paths.value().tlsCertificate.isEmpty());
+    QCOMPARE(paths.value().tlsPrivateKey, QStringLiteral("/etc/framehouse/key.pem"));
 
     const EngineSettings defaults;
     QCOMPARE(defaults.listen(), QStringLiteral("127.0.0.1:8443"));
@@ -415,12 +429,20 @@ void TestConfigGuard::loadRefuses_data()
         << QStringLiteral("[api]\nauthentification = false\n")
         << QStringList{QStringLiteral("\"authentification\" in [api]")} << QString();
     QTest::newRow("unknown key's value is not shown")
-        << QStringLiteral("[secrets]\npepper = 9f86d081884c7d659a2feaa0c55ad015\n")
-        << QStringList{QStringLiteral("unknown key \"pepper\" in [secrets]")}
+        << QStringLiteral("[api]\npepper = 9f86d081884c7d659a2feaa0c55ad015\n")
+        << QStringList{QStringLiteral("unknown key \"pepper\" in [api]")}
         << QStringLiteral("9f86d081");
     QTest::newRow("unknown section")
         << QStringLiteral("[server]\nlisten = 1.2.3.4:5\n")
         << QStringList{QStringLiteral("@FILE@:1:"), QStringLiteral("[server]")} << QString();
+    // Secrets live beside the store key, not in the settings file.
+    QTest::newRow("[secrets] is an unknown section")
+        << QStringLiteral("[api]\nlisten = 127.0.0.1:8443\n[secrets]\n"
+                          "pepper_file = /etc/framehouse/pepper\n"
+                          "audit_key_file = /etc/framehouse/audit.key\n")
+        << QStringList{QStringLiteral("@FILE@:3: unknown section \"[secrets]\""),
+                       QStringLiteral("the only section is [api]")}
+        << QStringLiteral("/etc/framehouse/");
     QTest::newRow("key outside a section")
         << QStringLiteral("listen = 127.0.0.1:8443\n")
         << QStringList{QStringLiteral("listen is outside any section")} << QString();
