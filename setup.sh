@@ -2,7 +2,7 @@
 # Framehouse setup: installs what the project needs on Debian 12, builds it,
 # then runs the demo or the tests.
 #
-#   ./setup.sh run     install, build, and run the demo (a demo store: init + check)
+#   ./setup.sh run     install, build, and run the demo (a demo store: init, a key, checks)
 #   ./setup.sh test    install, build, and run every test label
 #   ./setup.sh asan    install, build with AddressSanitizer + UBSan, run the tests
 #   ./setup.sh deps    install the packages only
@@ -116,11 +116,19 @@ demo() {
     store="$here/build/demo-store"
     keyfile="$here/build/demo-store.key"
     ctl="$here/build/dev/app/ctl/framehousectl"
-    if [ ! -f "$store/framehouse.db" ]; then
-        "$ctl" store init --store "$store" --key-file "$keyfile"
+    set -- --store "$store" --key-file "$keyfile"
+    first=no
+    [ -f "$store/framehouse.db" ] || first=yes
+    # init is idempotent: it also creates the pepper and audit key if missing.
+    "$ctl" store init "$@"
+    if [ "$first" = yes ]; then
+        "$ctl" keys create "$@" --name demo --owner-id demo --owner-name "Demo operator" \
+            --scopes jobs:submit,jobs:read --expires-in-days 1
     fi
-    "$ctl" store check --store "$store" --key-file "$keyfile"
-    "$ctl" store info --store "$store" --key-file "$keyfile"
+    "$ctl" store check "$@"
+    "$ctl" store info "$@"
+    "$ctl" keys list "$@" --all
+    "$ctl" audit verify "$@"
 }
 
 case "${1:-}" in

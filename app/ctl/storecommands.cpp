@@ -29,9 +29,18 @@ void recordThen(QObject *context, const std::shared_ptr<OpenedStore> &opened, bo
             finished(report(unaudited.arg(success, secrets.error())));
             return;
         }
+        AuditEvent recorded = event;
+        if (resetAnchor) {
+            // The records after the backup are gone; say how far the log had
+            // reached before the restore.
+            Expected<std::optional<AuditTip>> previous = secrets->audit->anchor().read();
+            if (previous && previous.value())
+                recorded.details.insert(QStringLiteral("previous_anchor_seq"),
+                                        previous.value()->seq);
+        }
         Expected<QSqlDatabase> db = opened->store->connection();
         Expected<AuditRecord> written =
-            db ? secrets->audit->record(db.value(), event, QDateTime::currentMSecsSinceEpoch())
+            db ? secrets->audit->record(db.value(), recorded, QDateTime::currentMSecsSinceEpoch())
                : Expected<AuditRecord>(db.failure());
         if (written && resetAnchor) {
             Expected<void> reset =
