@@ -321,8 +321,7 @@ void AuditCommands::run(const QStringList &words, const QCommandLineParser &pars
                                    QStringLiteral("reanchor")};
     const QString command = words.value(0);
     if (words.size() != 1 || !known.contains(command)) {
-        err() << tr("usage:\n%1").arg(synopsis()) << Qt::endl;
-        finished(Usage);
+        finished(unknownCommand(QStringLiteral("audit"), words));
         return;
     }
     StoreSession::open(parser, this, [this, command, &parser, finished](Expected<StoreSession> s) {

@@ -23,6 +23,14 @@ int CtlOutput::report(const QString &message, int code)
     return code;
 }
 
+int CtlOutput::unknownCommand(const QString &group, const QStringList &words)
+{
+    const QString given = QStringList(QStringList{group} + words).join(u' ');
+    return report(QObject::tr("'%1' is not a complete command; see 'framehousectl %2 --help'")
+                      .arg(given, group),
+                  Usage);
+}
+
 void CtlOutput::printJson(const QJsonDocument &document)
 {
     out() << QString::fromUtf8(document.toJson(QJsonDocument::Indented));

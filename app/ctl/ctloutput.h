@@ -13,6 +13,9 @@ QTextStream &out();
 QTextStream &err();
 // Writes "framehousectl: error: <message>" and returns `code`.
 int report(const QString &message, int code = Failed);
+// The one-line usage error for a command that does not exist or lacks
+// arguments; returns Usage.
+int unknownCommand(const QString &group, const QStringList &words);
 void printJson(const QJsonDocument &document);
 // "2026-11-23 10:00 UTC"; "-" when absent.
 QString time(qint64 ms);

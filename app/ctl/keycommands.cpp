@@ -218,8 +218,7 @@ void KeyCommands::run(const QStringList &words, const QCommandLineParser &parser
     const QString command = words.value(0);
     if (!(takesId.contains(command) && words.size() == 2) &&
         !(noId.contains(command) && words.size() == 1)) {
-        err() << tr("usage:\n%1").arg(synopsis()) << Qt::endl;
-        finished(Usage);
+        finished(unknownCommand(QStringLiteral("keys"), words));
         return;
     }
     if ((command == QLatin1String("revoke") || command == QLatin1String("revoke-all")) &&

@@ -84,11 +84,19 @@ int main(int argc, char *argv[])
         CtlOutput::out().flush();
         return CtlOutput::Success;
     }
-    if (synopsisOf(group).isEmpty() || words.size() < 2) {
+    if (words.isEmpty()) {
         CtlOutput::err() << parser.helpText();
         CtlOutput::err().flush();
         return CtlOutput::Usage;
     }
+    if (synopsisOf(group).isEmpty())
+        return CtlOutput::report(
+            tr("unknown command group '%1'; one of store, keys, audit, settings (see "
+               "'framehousectl --help')")
+                .arg(group),
+            CtlOutput::Usage);
+    if (words.size() < 2)
+        return CtlOutput::unknownCommand(group, {});
 
     StoreCommands store;
     KeyCommands keys;

@@ -26,8 +26,7 @@ void SettingsCommands::run(const QStringList &words, const QCommandLineParser &p
     const QString command = words.value(0);
     if (!(command == QLatin1String("list") && words.size() == 1) &&
         !(command == QLatin1String("set") && words.size() == 3)) {
-        err() << tr("usage:\n%1").arg(synopsis()) << Qt::endl;
-        finished(Usage);
+        finished(unknownCommand(QStringLiteral("settings"), words));
         return;
     }
     StoreSession::open(parser, this, [words, &parser, finished](Expected<StoreSession> session) {

@@ -165,8 +165,7 @@ void StoreCommands::run(const QString &command, const QCommandLineParser &parser
                                    QStringLiteral("info"),    QStringLiteral("backup"),
                                    QStringLiteral("restore"), QStringLiteral("rekey")};
     if (!known.contains(command)) {
-        err() << tr("unknown store command '%1'; one of:\n%2").arg(command, synopsis()) << Qt::endl;
-        finished(Usage);
+        finished(unknownCommand(QStringLiteral("store"), {command}));
         return;
     }
     if (command == QLatin1String("backup") && !parser.isSet(QStringLiteral("output"))) {

@@ -71,20 +71,33 @@ QString KeychainSecretSlot::explainFailure(int keychainError, const QString &det
     }
 }
 
+namespace {
+// QtKeychain runs one job at a time and starts the next only after every
+// handler of `finished` has returned. Handing the result over through the
+// event loop lets a callback start (and even wait for) another keychain job.
+template <typename Result, typename Done> void deliver(QObject *context, Done done, Result result)
+{
+    QMetaObject::invokeMethod(
+        context,
+        [done = std::move(done), result = std::move(result)]() mutable { done(std::move(result)); },
+        Qt::QueuedConnection);
+}
+} // namespace
+
 void KeychainSecretSlot::read(QObject *context, ReadDone done) const
 {
     auto *job = makeJob<QKeychain::ReadPasswordJob>(m_account);
-    QObject::connect(job, &QKeychain::Job::finished, context, [job, done](QKeychain::Job *) {
-        if (job->error() == QKeychain::EntryNotFound) {
-            done(std::optional<QByteArray>{});
-            return;
-        }
-        if (job->error() != QKeychain::NoError) {
-            done(fail(explainFailure(job->error(), job->errorString())));
-            return;
-        }
-        done(std::optional<QByteArray>(job->binaryData()));
-    });
+    QObject::connect(
+        job, &QKeychain::Job::finished, context, [job, context, done](QKeychain::Job *) {
+            using Result = Expected<std::optional<QByteArray>>;
+            if (job->error() == QKeychain::EntryNotFound)
+                deliver(context, done, Result(std::optional<QByteArray>{}));
+            else if (job->error() != QKeychain::NoError)
+                deliver(context, done,
+                        Result(fail(explainFailure(job->error(), job->errorString()))));
+            else
+                deliver(context, done, Result(std::optional<QByteArray>(job->binaryData())));
+        });
     job->start();
 }
 
@@ -92,23 +105,27 @@ void KeychainSecretSlot::write(const QByteArray &secret, QObject *context, Write
 {
     auto *job = makeJob<QKeychain::WritePasswordJob>(m_account);
     job->setBinaryData(secret);
-    QObject::connect(job, &QKeychain::Job::finished, context, [job, done](QKeychain::Job *) {
-        if (job->error() != QKeychain::NoError)
-            done(fail(explainFailure(job->error(), job->errorString())));
-        else
-            done({});
-    });
+    QObject::connect(
+        job, &QKeychain::Job::finished, context, [job, context, done](QKeychain::Job *) {
+            if (job->error() != QKeychain::NoError)
+                deliver(context, done,
+                        Expected<void>(fail(explainFailure(job->error(), job->errorString()))));
+            else
+                deliver(context, done, Expected<void>());
+        });
     job->start();
 }
 
 void KeychainSecretSlot::remove(QObject *context, WriteDone done) const
 {
     auto *job = makeJob<QKeychain::DeletePasswordJob>(m_account);
-    QObject::connect(job, &QKeychain::Job::finished, context, [job, done](QKeychain::Job *) {
-        if (job->error() != QKeychain::NoError && job->error() != QKeychain::EntryNotFound)
-            done(fail(explainFailure(job->error(), job->errorString())));
-        else
-            done({});
-    });
+    QObject::connect(
+        job, &QKeychain::Job::finished, context, [job, context, done](QKeychain::Job *) {
+            if (job->error() != QKeychain::NoError && job->error() != QKeychain::EntryNotFound)
+                deliver(context, done,
+                        Expected<void>(fail(explainFailure(job->error(), job->errorString()))));
+            else
+                deliver(context, done, Expected<void>());
+        });
     job->start();
 }

@@ -3,6 +3,7 @@
 #include "testsupport.h"
 
 #include <QEventLoop>
+#include <QFile>
 #include <QSqlQuery>
 #include <QTest>
 
@@ -14,6 +15,7 @@ private Q_SLOTS:
     void initTestCase();
     void slotRoundTrip();
     void storeKeyLivesInKeychain();
+    void keysAndAuditSecretsLiveInKeychain();
     void missingEntryNeverRecreatesStore();
     void noDbusSessionExplainsKeyFile();
 
@@ -128,6 +130,45 @@ void TestKeychain::storeKeyLivesInKeychain()
     QSqlQuery q(opened->store->connection().value());
     QVERIFY(q.exec(QStringLiteral("SELECT value FROM settings WHERE key = 'k'")) && q.next());
     QCOMPARE(q.value(0).toString(), QStringLiteral("v"));
+}
+
+// The pepper, the audit key and the audit anchor sit in the keychain
+// beside the store key, and framehousectl uses them across processes.
+void TestKeychain::keysAndAuditSecretsLiveInKeychain()
+{
+    const QString dir = m_dir.filePath(QStringLiteral("desktop-keys"));
+    const QStringList store{QStringLiteral("--store"), dir};
+    TestSupport::Run run =
+        TestSupport::runCtl(QStringList{QStringLiteral("store"), QStringLiteral("init")} + store);
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    run = TestSupport::runCtl(QStringList{QStringLiteral("keys"), QStringLiteral("create"),
+                                          QStringLiteral("--name"), QStringLiteral("desk"),
+                                          QStringLiteral("--owner-id"), QStringLiteral("u1"),
+                                          QStringLiteral("--scopes"), QStringLiteral("admin")} +
+                              store);
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+    run =
+        TestSupport::runCtl(QStringList{QStringLiteral("audit"), QStringLiteral("verify")} + store);
+    QVERIFY2(run.exitCode == 0, qPrintable(run.err));
+
+    QFile idFile(dir + QStringLiteral("/store.id"));
+    QVERIFY(idFile.open(QIODevice::ReadOnly));
+    const QString id = QString::fromLatin1(idFile.readAll().trimmed());
+    for (const char *name : {"api-key-pepper-", "audit-key-"}) {
+        const auto secret = readSlot(KeychainSecretSlot(QString::fromLatin1(name) + id));
+        QVERIFY2(secret.ok() && secret.value().has_value(), name);
+        QVERIFY(SecretKey::fromHex(*secret.value()).ok());
+    }
+    // The anchor names the newest record (audit.verified, after store.opened
+    // and key.created).
+    const auto anchor = readSlot(KeychainSecretSlot(QStringLiteral("audit-anchor-") + id));
+    QVERIFY(anchor.ok() && anchor.value().has_value());
+    QVERIFY2(anchor.value()->startsWith("3 "), anchor.value()->constData());
+    // Without the anchor entry the log can no longer prove its length.
+    QVERIFY(removeSlot(KeychainSecretSlot(QStringLiteral("audit-anchor-") + id)).ok());
+    run =
+        TestSupport::runCtl(QStringList{QStringLiteral("audit"), QStringLiteral("verify")} + store);
+    QCOMPARE(run.exitCode, 3);
 }
 
 void TestKeychain::missingEntryNeverRecreatesStore()
