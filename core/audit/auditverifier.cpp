@@ -77,15 +77,18 @@ Expected<AuditVerification> AuditVerifier::verify(QSqlDatabase db, const SecretK
 {
     AuditVerification v;
     v.anchor = anchor;
-    // One read transaction, so a concurrent append cannot look like a gap.
-    if (!db.transaction())
-        return fail(tr("cannot read the audit log: %1").arg(describeSqlError(db.lastError())));
+    // One read transaction (a WAL snapshot), so a concurrent append cannot
+    // look like a gap; deferred, so writers are not held up meanwhile.
+    QSqlQuery begin(db);
+    if (!begin.exec(QStringLiteral("BEGIN DEFERRED")))
+        return fail(tr("cannot read the audit log: %1").arg(describeSqlError(begin.lastError())));
+    const auto end = [&db] { QSqlQuery(db).exec(QStringLiteral("ROLLBACK")); };
     QSqlQuery q(db);
     q.setForwardOnly(true);
     if (!q.exec(QStringLiteral("SELECT %1 FROM audit_records ORDER BY seq")
                     .arg(AuditRecord::selectColumns()))) {
         const QString why = describeSqlError(q.lastError());
-        db.rollback();
+        end();
         return fail(tr("cannot read the audit log: %1").arg(why));
     }
     QByteArray previous;
@@ -117,7 +120,8 @@ Expected<AuditVerification> AuditVerifier::verify(QSqlDatabase db, const SecretK
         v.lastMac = r.mac;
         ++v.checked;
     }
-    db.rollback();
+    q.finish();
+    end();
 
     if (!anchor) {
         if (v.checked > 0)
