@@ -14,6 +14,7 @@
 #include <QSqlQuery>
 #include <QTimer>
 
+#include <algorithm>
 #include <csignal>
 
 using namespace CtlOutput;
@@ -35,8 +36,15 @@ QString line(const AuditRecord &r)
     text = Redactor::escapeControls(text);
     // Details are JSON, redacted when they were written: escaping them again
     // would double every backslash.
-    if (!r.details.isEmpty())
-        text += QStringLiteral("  ") + r.details;
+    if (!r.details.isEmpty()) {
+        // Written details never hold a raw control character; a tampered
+        // row might, and must not reach the terminal.
+        const bool raw = std::any_of(r.details.cbegin(), r.details.cend(), [](QChar c) {
+            return c.unicode() < 0x20 || (c.unicode() >= 0x7f && c.unicode() < 0xa0) ||
+                   c.unicode() == 0x2028 || c.unicode() == 0x2029;
+        });
+        text += QStringLiteral("  ") + (raw ? Redactor::escapeControls(r.details) : r.details);
+    }
     return text;
 }
 
@@ -116,8 +124,11 @@ int runVerify(const StoreSession &session, bool json)
         report(
             QObject::tr("the audit log failed verification (%1 problems)").arg(v->problems.size()),
             VerificationFailed);
-        return audited(session, QStringLiteral("audit.verified"), QStringLiteral("failed"),
-                       v->toJson(), VerificationFailed);
+        // Exit 3 whether or not the failure could be recorded: monitoring
+        // keys on it.
+        audited(session, QStringLiteral("audit.verified"), QStringLiteral("failed"), v->toJson(),
+                VerificationFailed);
+        return VerificationFailed;
     }
     return audited(session, QStringLiteral("audit.verified"), QStringLiteral("ok"), v->toJson(),
                    Success);
@@ -159,12 +170,13 @@ int runExport(const StoreSession &session, const QCommandLineParser &parser)
         report(QObject::tr("the exported log failed verification (%1 problems)")
                    .arg(v->problems.size()),
                code);
-    return audited(session, QStringLiteral("audit.exported"),
-                   v->ok() ? QStringLiteral("ok") : QStringLiteral("failed"),
-                   {{QStringLiteral("records"), static_cast<qint64>(all->size())},
-                    {QStringLiteral("since"), since},
-                    {QStringLiteral("verified"), v->ok()}},
-                   code);
+    const int recorded = audited(session, QStringLiteral("audit.exported"),
+                                 v->ok() ? QStringLiteral("ok") : QStringLiteral("failed"),
+                                 {{QStringLiteral("records"), static_cast<qint64>(all->size())},
+                                  {QStringLiteral("since"), since},
+                                  {QStringLiteral("verified"), v->ok()}},
+                                 code);
+    return v->ok() ? recorded : VerificationFailed;
 }
 
 int runPrune(const StoreSession &session, const QCommandLineParser &parser)
@@ -219,10 +231,12 @@ int runReanchor(const StoreSession &session, const QCommandLineParser &parser)
     if (!v)
         return report(v.error());
     const AuditLog &audit = *session.secrets.audit;
-    const std::optional<AuditTip> previous = v->anchor;
+    Expected<std::optional<AuditTip>> previous = audit.acceptAsIs(session.db());
+    if (!previous)
+        return report(previous.error());
     QJsonObject details = v->toJson();
     details.insert(QStringLiteral("previous_anchor_seq"),
-                   previous ? QJsonValue(previous->seq) : QJsonValue());
+                   previous.value() ? QJsonValue(previous.value()->seq) : QJsonValue());
     Expected<AuditRecord> written =
         audit.record(session.db(),
                      AuditEvent{AuditEvent::operatorActor(), QStringLiteral("audit.reanchored"),
@@ -230,9 +244,6 @@ int runReanchor(const StoreSession &session, const QCommandLineParser &parser)
                      nowMs());
     if (!written)
         return report(written.error());
-    Expected<void> reset = audit.anchor().reset(AuditTip{written->seq, written->mac});
-    if (!reset)
-        return report(reset.error());
     out() << QObject::tr("the audit anchor now points at record %1").arg(written->seq) << Qt::endl;
     return Success;
 }

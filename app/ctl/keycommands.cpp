@@ -128,8 +128,10 @@ void printKey(const ApiKey &key, qint64 now)
          key.revokedAt ? QStringLiteral("%1 by %2: %3")
                              .arg(time(*key.revokedAt), key.revokedBy, key.revokedReason)
                        : QStringLiteral("-")},
-        {QObject::tr("allowed from"),
-         key.allowlist.isEmpty() ? QObject::tr("any address") : key.allowlist.toString()},
+        {QObject::tr("allowed from"), key.allowlist.isDenyingAll()
+                                          ? QObject::tr("no address (the stored list is damaged)")
+                                      : key.allowlist.isEmpty() ? QObject::tr("any address")
+                                                                : key.allowlist.toString()},
         {QObject::tr("rate limit"), key.rateLimitPerHour
                                         ? QObject::tr("%1 requests/hour").arg(*key.rateLimitPerHour)
                                         : QObject::tr("engine default")},
@@ -313,7 +315,7 @@ void KeyCommands::run(const QStringList &words, const QCommandLineParser &parser
                 return;
             }
             if (!json)
-                out() << tr("API key %1 stays valid until %2; its replacement:")
+                out() << tr("API key %1 stays valid until %2 at the latest; its replacement:")
                              .arg(id, time(now + graceMs))
                       << Qt::endl;
             finished(printCreated(created.value(), json, now));

@@ -29,25 +29,26 @@ void recordThen(QObject *context, const std::shared_ptr<OpenedStore> &opened, bo
             finished(report(unaudited.arg(success, secrets.error())));
             return;
         }
+        Expected<QSqlDatabase> db = opened->store->connection();
+        if (!db) {
+            finished(report(unaudited.arg(success, db.error())));
+            return;
+        }
         AuditEvent recorded = event;
         if (resetAnchor) {
-            // The records after the backup are gone; say how far the log had
-            // reached before the restore.
-            Expected<std::optional<AuditTip>> previous = secrets->audit->anchor().read();
-            if (previous && previous.value())
+            // The records after the backup are gone: the restored log becomes
+            // the reference, and the record says how far the log had reached.
+            Expected<std::optional<AuditTip>> previous = secrets->audit->acceptAsIs(db.value());
+            if (!previous) {
+                finished(report(unaudited.arg(success, previous.error())));
+                return;
+            }
+            if (previous.value())
                 recorded.details.insert(QStringLiteral("previous_anchor_seq"),
                                         previous.value()->seq);
         }
-        Expected<QSqlDatabase> db = opened->store->connection();
         Expected<AuditRecord> written =
-            db ? secrets->audit->record(db.value(), recorded, QDateTime::currentMSecsSinceEpoch())
-               : Expected<AuditRecord>(db.failure());
-        if (written && resetAnchor) {
-            Expected<void> reset =
-                secrets->audit->anchor().reset(AuditTip{written->seq, written->mac});
-            if (!reset)
-                written = reset.failure();
-        }
+            secrets->audit->record(db.value(), recorded, QDateTime::currentMSecsSinceEpoch());
         if (!written) {
             finished(report(unaudited.arg(success, written.error())));
             return;
@@ -169,11 +170,11 @@ void StoreCommands::run(const QString &command, const QCommandLineParser &parser
         return;
     }
     if (command == QLatin1String("backup") && !parser.isSet(QStringLiteral("output"))) {
-        finished(report(tr("store backup needs --output FILE")));
+        finished(report(tr("store backup needs --output FILE"), Usage));
         return;
     }
     if (command == QLatin1String("restore") && !parser.isSet(QStringLiteral("input"))) {
-        finished(report(tr("store restore needs --input FILE")));
+        finished(report(tr("store restore needs --input FILE"), Usage));
         return;
     }
 

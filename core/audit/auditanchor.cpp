@@ -30,11 +30,21 @@ template <typename Result, typename Start> Result waitFor(Start start)
     return std::move(*result);
 }
 
+// The lock between processes. A keychain anchor is waited for in a nested
+// event loop, in which another commit on the same thread may move the anchor
+// too: that one must not wait for the lock its own thread holds, so the lock
+// is taken once per thread and the forward-only check uses m_known.
+thread_local int lockDepth = 0;
+
 class LockFile {
 public:
     explicit LockFile(const QString &path)
-        : m_fd(::open(QFile::encodeName(path).constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0600))
     {
+        if (lockDepth++ > 0) {
+            m_fd = -2; // held further up this thread's stack
+            return;
+        }
+        m_fd = ::open(QFile::encodeName(path).constData(), O_RDWR | O_CREAT | O_CLOEXEC, 0600);
         if (m_fd >= 0 && ::flock(m_fd, LOCK_EX) != 0) {
             ::close(m_fd);
             m_fd = -1;
@@ -42,12 +52,13 @@ public:
     }
     ~LockFile()
     {
+        --lockDepth;
         if (m_fd >= 0)
             ::close(m_fd);
     }
     LockFile(const LockFile &) = delete;
     LockFile &operator=(const LockFile &) = delete;
-    bool held() const { return m_fd >= 0; }
+    bool held() const { return m_fd >= 0 || m_fd == -2; }
 
 private:
     int m_fd;
@@ -90,15 +101,44 @@ Expected<void> AuditAnchor::advance(const AuditTip &tip) const { return write(ti
 
 Expected<void> AuditAnchor::reset(const AuditTip &tip) const { return write(tip, false); }
 
+Expected<std::optional<AuditTip>> AuditAnchor::known() const
+{
+    {
+        const QMutexLocker locker(&m_mutex);
+        if (m_loaded)
+            return m_known;
+    }
+    Expected<std::optional<AuditTip>> current = read();
+    if (!current)
+        return current.failure();
+    const QMutexLocker locker(&m_mutex);
+    if (!m_loaded || (current.value() && (!m_known || current.value()->seq > m_known->seq)))
+        m_known = current.value();
+    m_loaded = true;
+    return m_known;
+}
+
 Expected<void> AuditAnchor::write(const AuditTip &tip, bool forwardOnly) const
 {
     const LockFile lock(m_lockPath);
     if (!lock.held())
         return fail(tr("cannot lock %1 to update the audit anchor").arg(m_lockPath));
     if (forwardOnly) {
+        // An anchor that cannot be read is never overwritten with a tip that
+        // might be older than what it holds.
         Expected<std::optional<AuditTip>> current = read();
-        if (current && current.value() && current.value()->seq >= tip.seq)
+        if (!current)
+            return current.failure();
+        const QMutexLocker locker(&m_mutex);
+        const qint64 newest =
+            qMax(current.value() ? current.value()->seq : 0, m_known ? m_known->seq : 0);
+        if (newest >= tip.seq)
             return {};
+    }
+    {
+        const QMutexLocker locker(&m_mutex);
+        m_known = tip;
+        m_loaded = true;
     }
     const QByteArray text = QByteArray::number(tip.seq) + ' ' + tip.mac.toHex() + '\n';
     return waitFor<Expected<void>>([this, &text](QObject *context, SecretSlot::WriteDone done) {

@@ -3,6 +3,7 @@
 #include "expected.h"
 
 #include <QByteArray>
+#include <QMutex>
 #include <QString>
 
 #include <memory>
@@ -32,10 +33,16 @@ public:
     // Stores `tip` even when it is older: after a restore, or when an
     // operator accepts the chain as it is.
     Expected<void> reset(const AuditTip &tip) const;
+    // The newest anchor this process has read or written: read once, then
+    // kept, so that every commit can check the log against it cheaply.
+    Expected<std::optional<AuditTip>> known() const;
 
 private:
     Expected<void> write(const AuditTip &tip, bool forwardOnly) const;
 
     std::shared_ptr<SecretSlot> m_slot;
     QString m_lockPath;
+    mutable QMutex m_mutex;
+    mutable std::optional<AuditTip> m_known;
+    mutable bool m_loaded = false;
 };

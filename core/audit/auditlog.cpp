@@ -1,5 +1,6 @@
 #include "auditlog.h"
 
+#include "auditverifier.h"
 #include "security/redactor.h"
 #include "security/secretkey.h"
 #include "store/store.h"
@@ -81,6 +82,18 @@ Expected<void> AuditLog::commit(QSqlDatabase db, qint64 now, const Change &chang
 {
     if (!db.transaction())
         return fail(tr("cannot start a transaction: %1").arg(describeSqlError(db.lastError())));
+    // Appending to a log that was cut short would chain new records onto
+    // the cut and carry the anchor past it; nothing is written until the
+    // operator has looked (audit verify) and accepted it (audit reanchor).
+    Expected<std::optional<AuditTip>> known = m_anchor->known();
+    Expected<void> consistent =
+        known ? AuditVerifier::checkAnchor(db, known.value(), m_anchor->describe())
+              : Expected<void>(known.failure());
+    if (!consistent) {
+        db.rollback();
+        return fail(tr("the audit log does not match its anchor, so no change is made: %1")
+                        .arg(consistent.error()));
+    }
     Writer writer(*this, db, now);
     Expected<void> changed = change(writer);
     if (!changed) {
@@ -102,6 +115,33 @@ Expected<void> AuditLog::commit(QSqlDatabase db, qint64 now, const Change &chang
                        qUtf8Printable(m_anchor->describe()), qUtf8Printable(anchored.error()));
     }
     return {};
+}
+
+Expected<std::optional<AuditTip>> AuditLog::newest(QSqlDatabase db)
+{
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    if (!q.exec(QStringLiteral("SELECT seq, mac FROM audit_records ORDER BY seq DESC LIMIT 1")))
+        return sqlFailure(tr("cannot read the newest audit record"), q);
+    if (!q.next())
+        return std::optional<AuditTip>();
+    return std::optional<AuditTip>(AuditTip{q.value(0).toLongLong(), q.value(1).toByteArray()});
+}
+
+Expected<std::optional<AuditTip>> AuditLog::acceptAsIs(QSqlDatabase db) const
+{
+    Expected<std::optional<AuditTip>> previous = m_anchor->read();
+    if (!previous)
+        return previous.failure();
+    Expected<std::optional<AuditTip>> tip = newest(db);
+    if (!tip)
+        return tip.failure();
+    if (!tip.value())
+        return fail(tr("the audit log is empty; there is nothing to anchor"));
+    Expected<void> reset = m_anchor->reset(*tip.value());
+    if (!reset)
+        return reset.failure();
+    return previous.value();
 }
 
 Expected<AuditRecord> AuditLog::record(QSqlDatabase db, const AuditEvent &event, qint64 now) const

@@ -56,6 +56,13 @@ public:
     // mac, so the rest of the chain still verifies.
     Expected<Pruned> prune(QSqlDatabase db, qint64 before, const QString &actor, qint64 now) const;
 
+    // Accepts the log as it stands (after a restore, or when the operator
+    // says so): the anchor moves to the newest record, even backwards.
+    // Returns what the anchor held before.
+    Expected<std::optional<AuditTip>> acceptAsIs(QSqlDatabase db) const;
+    // The newest record's (seq, mac); std::nullopt for an empty log.
+    static Expected<std::optional<AuditTip>> newest(QSqlDatabase db);
+
     const SecretKey &key() const { return *m_key; }
     const AuditAnchor &anchor() const { return *m_anchor; }
 

@@ -170,11 +170,22 @@ Expected<void> AuditVerifier::checkAnchor(QSqlDatabase db, const std::optional<A
     at.addBindValue(anchor->seq);
     if (!at.exec())
         return fail(tr("cannot read the audit log: %1").arg(describeSqlError(at.lastError())));
-    // An anchor older than the oldest kept record was pruned past; the full
-    // verification covers that case through the checkpoint.
-    if (at.next() && !sameMac(at.value(0).toByteArray(), anchor->mac))
-        return fail(tr("audit record %1 does not match %2: the log was rewritten; %3")
-                        .arg(anchor->seq)
-                        .arg(anchorSource, fix));
-    return {};
+    if (at.next()) {
+        if (!sameMac(at.value(0).toByteArray(), anchor->mac))
+            return fail(tr("audit record %1 does not match %2: the log was rewritten; %3")
+                            .arg(anchor->seq)
+                            .arg(anchorSource, fix));
+        return {};
+    }
+    // Missing: fine only if it was pruned, that is, older than every record
+    // kept (the full verification checks the checkpoint that says so).
+    QSqlQuery oldest(db);
+    oldest.setForwardOnly(true);
+    if (!oldest.exec(QStringLiteral("SELECT min(seq) FROM audit_records")) || !oldest.next())
+        return fail(tr("cannot read the audit log: %1").arg(describeSqlError(oldest.lastError())));
+    if (anchor->seq < oldest.value(0).toLongLong())
+        return {};
+    return fail(tr("audit record %1, named by %2, is missing: the log was rewritten; %3")
+                    .arg(anchor->seq)
+                    .arg(anchorSource, fix));
 }

@@ -304,6 +304,10 @@ Expected<ApiKeyRegistry::Created> ApiKeyRegistry::rotate(QSqlDatabase db, const 
         if (old->status(now) != ApiKey::Status::Active)
             return fail(tr("API key %1 is %2; only an active key can be rotated")
                             .arg(id, ApiKey::statusName(old->status(now))));
+        if (old->allowlist.isDenyingAll())
+            return fail(tr("the stored address allowlist of API key %1 is damaged; create a new "
+                           "key with the right --allow-cidr instead")
+                            .arg(id));
         NewKey request;
         request.name = old->name;
         request.ownerUser = old->ownerUser;

@@ -18,6 +18,7 @@ public:
     static IpAllowlist denyingAll();
 
     bool isEmpty() const { return m_ranges.isEmpty() && !m_denyAll; }
+    bool isDenyingAll() const { return m_denyAll; }
     bool allows(const QHostAddress &address) const;
     // Canonical, space-separated: "10.0.0.0/8 2001:db8::/32".
     QString toString() const;

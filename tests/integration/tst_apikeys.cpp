@@ -36,6 +36,7 @@ private Q_SLOTS:
     void rotationKeepsTheOldKeyForTheGracePeriod();
     void revokeAllIsOneTransaction();
     void allowlistIsEnforced();
+    void aDamagedAllowlistFailsClosed();
     void firstUseIsAuditedOnce();
     void aChangeWhoseAuditRecordFailsDoesNotHappen();
     void invalidRequestsAreRefused_data();
@@ -348,6 +349,24 @@ void TestApiKeys::allowlistIsEnforced()
             ->authenticate(db(), created.token, QHostAddress(QStringLiteral("2001:db9::1")), T0 + 1)
             .code(),
         int(ApiKeyRegistry::AddressNotAllowed));
+}
+
+void TestApiKeys::aDamagedAllowlistFailsClosed()
+{
+    ApiKeyRegistry::NewKey request;
+    request.allowlist = IpAllowlist::parse(QStringLiteral("10.0.0.0/8")).value();
+    const ApiKeyRegistry::Created created = create(request);
+    QSqlQuery q(db());
+    q.prepare(QStringLiteral("UPDATE api_keys SET allowlist = 'garbage' WHERE id = ?"));
+    q.addBindValue(created.key.id);
+    QVERIFY(q.exec());
+    QCOMPARE(
+        m_registry
+            ->authenticate(db(), created.token, QHostAddress(QStringLiteral("10.0.0.1")), T0 + 1)
+            .code(),
+        int(ApiKeyRegistry::AddressNotAllowed));
+    // Rotation would otherwise copy "no list" and allow every address.
+    QVERIFY(!m_registry->rotate(db(), created.key.id, 0, operatorActor, T0 + 2));
 }
 
 void TestApiKeys::firstUseIsAuditedOnce()

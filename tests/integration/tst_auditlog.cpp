@@ -52,6 +52,7 @@ private Q_SLOTS:
     void prefixDeletionWithoutCheckpointIsDetected();
     void anchorCatchesTruncationAndToleratesLag();
     void anchorOnlyMovesForward();
+    void aTruncatedLogTakesNoNewRecords();
     void engineStartAnchorCheck();
     void aFailedChangeWritesNoRecord();
     void concurrentWritersKeepOneChain();
@@ -307,6 +308,34 @@ void TestAuditLog::anchorOnlyMovesForward()
                                             QFileDevice::WriteOther | QFileDevice::ExeOther;
     QCOMPARE(QFile::permissions(m_dir->filePath(QStringLiteral("store.audit-anchor"))) & others,
              QFileDevice::Permissions());
+}
+
+// Records chained onto a cut log would verify and carry the anchor past
+// the cut: no commit is made until the operator accepts the log as it is.
+void TestAuditLog::aTruncatedLogTakesNoNewRecords()
+{
+    append(20);
+    exec(db(), QStringLiteral("DELETE FROM audit_records WHERE seq > 15"));
+    for (int i = 0; i < 10; ++i) {
+        Expected<AuditRecord> r = m_secrets.audit->record(db(), sampleEvent(i), T0);
+        QVERIFY(!r);
+        QVERIFY2(r.error().contains(QStringLiteral("does not match its anchor")),
+                 qPrintable(r.error()));
+    }
+    QCOMPARE(exec(db(), QStringLiteral("SELECT max(seq) FROM audit_records")).toInt(), 15);
+    QCOMPARE(m_secrets.audit->anchor().read().value()->seq, 20);
+    QVERIFY(!verifyNow().ok());
+
+    // A missing anchored record with later ones present is caught as well.
+    Expected<std::optional<AuditTip>> previous = m_secrets.audit->acceptAsIs(db());
+    QVERIFY(previous);
+    QCOMPARE(previous.value()->seq, 20);
+    QVERIFY(m_secrets.audit->record(db(), sampleEvent(1), T0));
+    QVERIFY(verifyNow().ok());
+    exec(db(), QStringLiteral("DELETE FROM audit_records WHERE seq = 16"));
+    QVERIFY(!m_secrets.audit->record(db(), sampleEvent(2), T0));
+    QVERIFY(!AuditVerifier::checkAnchor(db(), m_secrets.audit->anchor().read().value(),
+                                        m_secrets.audit->anchor().describe()));
 }
 
 void TestAuditLog::engineStartAnchorCheck()
