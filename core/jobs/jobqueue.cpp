@@ -1,0 +1,396 @@
+#include "jobqueue.h"
+
+#include "audit/auditlog.h"
+#include "store/store.h"
+
+#include <QCoreApplication>
+#include <QJsonDocument>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QUuid>
+
+namespace {
+QString tr(const char *text) { return QCoreApplication::translate("JobQueue", text); }
+
+Failure sqlFailure(const QString &what, const QSqlQuery &q)
+{
+    return fail(tr("%1: %2").arg(what, describeSqlError(q.lastError())));
+}
+
+Expected<Job> findIn(QSqlDatabase &db, qint64 id)
+{
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT %1 FROM jobs WHERE id = ?").arg(Job::selectColumns()));
+    q.addBindValue(id);
+    if (!q.exec())
+        return sqlFailure(tr("cannot read job %1").arg(id), q);
+    if (!q.next())
+        return fail(tr("there is no job %1").arg(id), JobQueue::NotFound);
+    return Job::fromQuery(q);
+}
+
+Expected<void> addEvent(QSqlDatabase &db, qint64 jobId, qint64 at, const QString &kind,
+                        const QString &message)
+{
+    QSqlQuery q(db);
+    q.prepare(
+        QStringLiteral("INSERT INTO job_events (job_id, at, kind, message) VALUES (?, ?, ?, ?)"));
+    q.addBindValue(jobId);
+    q.addBindValue(at);
+    q.addBindValue(kind);
+    q.addBindValue(message);
+    if (!q.exec())
+        return sqlFailure(tr("cannot record the job event"), q);
+    return {};
+}
+
+// The job event and the audit record of one transition.
+Expected<void> recordTransition(AuditLog::Writer &w, const Job &job, const QString &actor,
+                                const QString &action, const QString &outcome,
+                                const QString &message, QJsonObject details = {})
+{
+    Expected<void> event = addEvent(w.db(), job.id, w.now(), action, message);
+    if (!event)
+        return event;
+    AuditEvent audit;
+    audit.actor = actor;
+    audit.action = action;
+    audit.target = job.uuid;
+    audit.outcome = outcome;
+    details.insert(QStringLiteral("job"), job.id);
+    details.insert(QStringLiteral("name"), job.name);
+    audit.details = details;
+    Expected<AuditRecord> written = w.append(audit);
+    if (!written)
+        return written.failure();
+    return {};
+}
+
+Expected<void> exec(QSqlQuery &q, const QString &what)
+{
+    if (!q.exec())
+        return sqlFailure(what, q);
+    return {};
+}
+
+Failure wrongState(const Job &job, const QString &wanted)
+{
+    return fail(
+        tr("job %1 is %2; it cannot be %3").arg(job.id).arg(Job::stateName(job.state), wanted),
+        JobQueue::WrongState);
+}
+
+QString workerActor(const QString &owner) { return QStringLiteral("system:") + owner; }
+} // namespace
+
+JobQueue::JobQueue(std::shared_ptr<const AuditLog> audit, int maxAttempts)
+    : m_audit(std::move(audit))
+    , m_maxAttempts(maxAttempts)
+{}
+
+Expected<Job> JobQueue::submit(QSqlDatabase db, const NewJob &request, const QString &actor,
+                               qint64 now) const
+{
+    if (request.name.trimmed().isEmpty())
+        return fail(tr("a job needs a name"));
+    std::optional<Job> submitted;
+    Expected<void> done = m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        QSqlQuery q(w.db());
+        q.prepare(QStringLiteral("INSERT INTO jobs (uuid, name, preset, spec, priority, "
+                                 "submitted_by, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
+        q.addBindValue(QUuid::createUuid().toString(QUuid::WithoutBraces));
+        q.addBindValue(request.name);
+        q.addBindValue(request.preset.isEmpty() ? QVariant(QMetaType::fromType<QString>())
+                                                : QVariant(request.preset));
+        q.addBindValue(
+            QString::fromUtf8(QJsonDocument(request.spec).toJson(QJsonDocument::Compact)));
+        q.addBindValue(request.priority);
+        q.addBindValue(actor);
+        q.addBindValue(now);
+        Expected<void> inserted = exec(q, tr("cannot queue the job"));
+        if (!inserted)
+            return inserted;
+        Expected<Job> job = findIn(w.db(), q.lastInsertId().toLongLong());
+        if (!job)
+            return job.failure();
+        submitted = job.value();
+        return recordTransition(w, *submitted, actor, QStringLiteral("job.submitted"),
+                                QStringLiteral("ok"), tr("queued"),
+                                {{QStringLiteral("preset"), request.preset},
+                                 {QStringLiteral("priority"), request.priority}});
+    });
+    if (!done)
+        return done.failure();
+    return *submitted;
+}
+
+Expected<std::optional<Job>> JobQueue::lease(QSqlDatabase db, const QString &owner, qint64 leaseMs,
+                                             qint64 now) const
+{
+    std::optional<Job> leased;
+    Expected<void> done = m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        // BEGIN IMMEDIATE holds the write lock from here to the commit, so
+        // two supervisors can never pick the same job.
+        QSqlQuery next(w.db());
+        next.setForwardOnly(true);
+        if (!next.exec(QStringLiteral("SELECT id FROM jobs WHERE state = 'queued' "
+                                      "ORDER BY priority DESC, submitted_at, id LIMIT 1")))
+            return sqlFailure(tr("cannot read the queue"), next);
+        if (!next.next())
+            return {};
+        const qint64 id = next.value(0).toLongLong();
+        QSqlQuery q(w.db());
+        q.prepare(QStringLiteral(
+            "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, "
+            "attempts = attempts + 1, started_at = coalesce(started_at, ?), progress = 0, "
+            "error = NULL WHERE id = ? AND state = 'queued'"));
+        q.addBindValue(owner);
+        q.addBindValue(now + leaseMs);
+        q.addBindValue(now);
+        q.addBindValue(id);
+        Expected<void> updated = exec(q, tr("cannot lease job %1").arg(id));
+        if (!updated)
+            return updated;
+        Expected<Job> job = findIn(w.db(), id);
+        if (!job)
+            return job.failure();
+        leased = job.value();
+        return recordTransition(w, *leased, workerActor(owner), QStringLiteral("job.started"),
+                                QStringLiteral("ok"),
+                                tr("attempt %1 by %2").arg(leased->attempts).arg(owner),
+                                {{QStringLiteral("attempt"), leased->attempts}});
+    });
+    if (!done)
+        return done.failure();
+    return leased;
+}
+
+Expected<void> JobQueue::heartbeat(QSqlDatabase db, qint64 id, const QString &owner, qint64 leaseMs,
+                                   double progress, qint64 now) const
+{
+    QSqlQuery q(db);
+    q.prepare(QStringLiteral("UPDATE jobs SET lease_expires_at = ?, progress = ? WHERE id = ? "
+                             "AND state = 'running' AND lease_owner = ?"));
+    q.addBindValue(now + leaseMs);
+    q.addBindValue(progress);
+    q.addBindValue(id);
+    q.addBindValue(owner);
+    Expected<void> updated = exec(q, tr("cannot extend the lease of job %1").arg(id));
+    if (!updated)
+        return updated;
+    if (q.numRowsAffected() != 1)
+        return fail(tr("job %1 is no longer leased to %2").arg(id).arg(owner), WrongState);
+    return {};
+}
+
+Expected<Job> JobQueue::finish(QSqlDatabase db, qint64 id, const QString &owner,
+                               const Outcome &outcome, qint64 now) const
+{
+    std::optional<Job> finished;
+    Expected<void> done = m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        Expected<Job> job = findIn(w.db(), id);
+        if (!job)
+            return job.failure();
+        if (job->state != Job::State::Running || job->leaseOwner != owner)
+            return fail(
+                tr("job %1 is not running under %2; its result is ignored").arg(id).arg(owner),
+                WrongState);
+        const bool again = !outcome.succeeded && outcome.retryable && job->attempts < m_maxAttempts;
+        const QString state = outcome.succeeded ? QStringLiteral("succeeded")
+                              : again           ? QStringLiteral("queued")
+                                                : QStringLiteral("failed");
+        QSqlQuery q(w.db());
+        q.prepare(QStringLiteral(
+            "UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_at = NULL, "
+            "finished_at = ?, progress = ?, encoder = ?, output_path = ?, error = ? WHERE id = ?"));
+        q.addBindValue(state);
+        q.addBindValue(again ? QVariant(QMetaType::fromType<qint64>()) : QVariant(now));
+        q.addBindValue(outcome.succeeded ? 1.0 : job->progress);
+        q.addBindValue(outcome.encoder.isEmpty() ? QVariant(QMetaType::fromType<QString>())
+                                                 : QVariant(outcome.encoder));
+        q.addBindValue(outcome.outputPath.isEmpty() ? QVariant(QMetaType::fromType<QString>())
+                                                    : QVariant(outcome.outputPath));
+        q.addBindValue(outcome.error.isEmpty() ? QVariant(QMetaType::fromType<QString>())
+                                               : QVariant(outcome.error));
+        q.addBindValue(id);
+        Expected<void> updated = exec(q, tr("cannot finish job %1").arg(id));
+        if (!updated)
+            return updated;
+        Expected<Job> after = findIn(w.db(), id);
+        if (!after)
+            return after.failure();
+        finished = after.value();
+        if (again)
+            return recordTransition(
+                w, *finished, workerActor(owner), QStringLiteral("job.requeued"),
+                QStringLiteral("retry"),
+                tr("attempt %1 failed, will retry: %2").arg(job->attempts).arg(outcome.error));
+        return recordTransition(
+            w, *finished, workerActor(owner), QStringLiteral("job.finished"),
+            outcome.succeeded ? QStringLiteral("succeeded") : QStringLiteral("failed"),
+            outcome.succeeded ? tr("succeeded") : tr("failed: %1").arg(outcome.error),
+            {{QStringLiteral("attempts"), job->attempts},
+             {QStringLiteral("encoder"), outcome.encoder}});
+    });
+    if (!done)
+        return done.failure();
+    return *finished;
+}
+
+Expected<Job> JobQueue::cancel(QSqlDatabase db, qint64 id, const QString &actor,
+                               const QString &reason, qint64 now) const
+{
+    std::optional<Job> cancelled;
+    Expected<void> done = m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        Expected<Job> job = findIn(w.db(), id);
+        if (!job)
+            return job.failure();
+        if (job->isFinal())
+            return wrongState(job.value(), tr("cancelled"));
+        QSqlQuery q(w.db());
+        q.prepare(
+            QStringLiteral("UPDATE jobs SET state = 'cancelled', lease_owner = NULL, "
+                           "lease_expires_at = NULL, finished_at = ?, error = ? WHERE id = ?"));
+        q.addBindValue(now);
+        q.addBindValue(reason);
+        q.addBindValue(id);
+        Expected<void> updated = exec(q, tr("cannot cancel job %1").arg(id));
+        if (!updated)
+            return updated;
+        Expected<Job> after = findIn(w.db(), id);
+        if (!after)
+            return after.failure();
+        cancelled = after.value();
+        return recordTransition(w, *cancelled, actor, QStringLiteral("job.cancelled"),
+                                QStringLiteral("ok"), tr("cancelled: %1").arg(reason),
+                                {{QStringLiteral("reason"), reason},
+                                 {QStringLiteral("was"), Job::stateName(job->state)}});
+    });
+    if (!done)
+        return done.failure();
+    return *cancelled;
+}
+
+Expected<Job> JobQueue::retry(QSqlDatabase db, qint64 id, const QString &actor, qint64 now) const
+{
+    std::optional<Job> queued;
+    Expected<void> done = m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        Expected<Job> job = findIn(w.db(), id);
+        if (!job)
+            return job.failure();
+        if (job->state != Job::State::Failed && job->state != Job::State::Cancelled)
+            return wrongState(job.value(), tr("retried"));
+        QSqlQuery q(w.db());
+        q.prepare(QStringLiteral("UPDATE jobs SET state = 'queued', attempts = 0, finished_at = "
+                                 "NULL, error = NULL, progress = 0 WHERE id = ?"));
+        q.addBindValue(id);
+        Expected<void> updated = exec(q, tr("cannot retry job %1").arg(id));
+        if (!updated)
+            return updated;
+        Expected<Job> after = findIn(w.db(), id);
+        if (!after)
+            return after.failure();
+        queued = after.value();
+        return recordTransition(w, *queued, actor, QStringLiteral("job.retried"),
+                                QStringLiteral("ok"), tr("queued again by %1").arg(actor));
+    });
+    if (!done)
+        return done.failure();
+    return *queued;
+}
+
+Expected<void> JobQueue::purge(QSqlDatabase db, qint64 id, const QString &actor, qint64 now) const
+{
+    return m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        Expected<Job> job = findIn(w.db(), id);
+        if (!job)
+            return job.failure();
+        if (!job->isFinal())
+            return wrongState(job.value(), tr("purged (cancel it first)"));
+        QSqlQuery q(w.db());
+        q.prepare(QStringLiteral("DELETE FROM jobs WHERE id = ?"));
+        q.addBindValue(id);
+        Expected<void> deleted = exec(q, tr("cannot purge job %1").arg(id));
+        if (!deleted)
+            return deleted;
+        AuditEvent event;
+        event.actor = actor;
+        event.action = QStringLiteral("job.purged");
+        event.target = job->uuid;
+        event.details = {{QStringLiteral("job"), id},
+                         {QStringLiteral("name"), job->name},
+                         {QStringLiteral("state"), Job::stateName(job->state)}};
+        Expected<AuditRecord> written = w.append(event);
+        if (!written)
+            return written.failure();
+        return {};
+    });
+}
+
+Expected<int> JobQueue::reclaimExpired(QSqlDatabase db, qint64 now) const
+{
+    int handled = 0;
+    Expected<void> done = m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        QSqlQuery expired(w.db());
+        expired.setForwardOnly(true);
+        expired.prepare(QStringLiteral("SELECT %1 FROM jobs WHERE state = 'running' AND "
+                                       "lease_expires_at <= ? ORDER BY id")
+                            .arg(Job::selectColumns()));
+        expired.addBindValue(now);
+        if (!expired.exec())
+            return sqlFailure(tr("cannot read the leases"), expired);
+        QList<Job> jobs;
+        while (expired.next())
+            jobs << Job::fromQuery(expired);
+        for (const Job &job : std::as_const(jobs)) {
+            const bool again = job.attempts < m_maxAttempts;
+            const QString reason =
+                tr("the lease of %1 ran out (worker or engine gone)").arg(job.leaseOwner);
+            QSqlQuery q(w.db());
+            q.prepare(QStringLiteral("UPDATE jobs SET state = ?, lease_owner = NULL, "
+                                     "lease_expires_at = NULL, finished_at = ?, error = ? "
+                                     "WHERE id = ?"));
+            q.addBindValue(again ? QStringLiteral("queued") : QStringLiteral("failed"));
+            q.addBindValue(again ? QVariant(QMetaType::fromType<qint64>()) : QVariant(now));
+            q.addBindValue(reason);
+            q.addBindValue(job.id);
+            Expected<void> updated = exec(q, tr("cannot reclaim job %1").arg(job.id));
+            if (!updated)
+                return updated;
+            Expected<Job> after = findIn(w.db(), job.id);
+            if (!after)
+                return after.failure();
+            Expected<void> recorded =
+                again ? recordTransition(w, after.value(), AuditEvent::systemActor(),
+                                         QStringLiteral("job.requeued"), QStringLiteral("retry"),
+                                         reason)
+                      : recordTransition(
+                            w, after.value(), AuditEvent::systemActor(),
+                            QStringLiteral("job.finished"), QStringLiteral("failed"),
+                            tr("failed after %1 attempts: %2").arg(job.attempts).arg(reason),
+                            {{QStringLiteral("attempts"), job.attempts}});
+            if (!recorded)
+                return recorded;
+            ++handled;
+        }
+        return {};
+    });
+    if (!done)
+        return done.failure();
+    return handled;
+}
+
+Expected<Job> JobQueue::find(QSqlDatabase db, qint64 id) const { return findIn(db, id); }
+
+Expected<QList<Job>> JobQueue::list(QSqlDatabase db) const
+{
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    if (!q.exec(QStringLiteral("SELECT %1 FROM jobs ORDER BY id").arg(Job::selectColumns())))
+        return sqlFailure(tr("cannot list jobs"), q);
+    QList<Job> jobs;
+    while (q.next())
+        jobs << Job::fromQuery(q);
+    return jobs;
+}
