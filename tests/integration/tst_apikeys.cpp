@@ -44,31 +44,23 @@ private Q_SLOTS:
 
 private:
     ApiKeyRegistry::Created create(ApiKeyRegistry::NewKey request = {}, qint64 now = T0);
-    QSqlDatabase db() { return m_opened.store->connection().value(); }
+    QSqlDatabase db() { return m_store->db(); }
     qint64 count(const QString &sql);
 
-    std::unique_ptr<QTemporaryDir> m_dir;
-    OpenedStore m_opened;
-    EngineSecrets m_secrets;
+    std::unique_ptr<TestSupport::TestStore> m_store;
     std::unique_ptr<ApiKeyRegistry> m_registry;
 };
 
 void TestApiKeys::init()
 {
-    m_dir = std::make_unique<QTemporaryDir>();
-    const QString keyFile = m_dir->filePath(QStringLiteral("store.key"));
-    TestSupport::writeKeyFile(keyFile);
-    m_opened = TestSupport::createStore(m_dir->filePath(QStringLiteral("store")), keyFile);
-    m_secrets = TestSupport::loadSecrets(m_opened);
-    m_registry = std::make_unique<ApiKeyRegistry>(m_secrets.pepper, m_secrets.audit);
+    m_store = TestSupport::makeStore();
+    m_registry = std::make_unique<ApiKeyRegistry>(m_store->secrets.pepper, m_store->secrets.audit);
 }
 
 void TestApiKeys::cleanup()
 {
     m_registry.reset();
-    m_secrets = {};
-    m_opened = {};
-    m_dir.reset();
+    m_store.reset();
 }
 
 ApiKeyRegistry::Created TestApiKeys::create(ApiKeyRegistry::NewKey request, qint64 now)
@@ -112,7 +104,7 @@ void TestApiKeys::aCreatedKeyAuthenticatesAndOnlyItsDigestIsStored()
         QVERIFY2(!value.contains(token.secret()), qPrintable(q.record().fieldName(i)));
     }
     QCOMPARE(q.value(QStringLiteral("secret_digest")).toByteArray(),
-             m_secrets.pepper->hmac(token.secret()));
+             m_store->secrets.pepper->hmac(token.secret()));
     // The digest is keyed: without the pepper, a plain SHA-256 does not match.
     QVERIFY(q.value(QStringLiteral("secret_digest")).toByteArray() !=
             QCryptographicHash::hash(token.secret(), QCryptographicHash::Sha256));
@@ -217,15 +209,17 @@ void TestApiKeys::maximumExpiryIsEnforcedAndConfigurable()
     QVERIFY(!tooLong);
     QVERIFY(tooLong.error().contains(QStringLiteral("365")));
 
-    QVERIFY(StoreSettings::set(db(), *m_secrets.audit, QStringLiteral("keys.max_expiry_days"),
-                               QStringLiteral("730"), operatorActor, T0));
+    QVERIFY(StoreSettings::set(db(), *m_store->secrets.audit,
+                               QStringLiteral("keys.max_expiry_days"), QStringLiteral("730"),
+                               operatorActor, T0));
     QCOMPARE(*create(request).key.expiresAt, T0 + 366 * DayMs);
     QCOMPARE(count(QStringLiteral(
                  "SELECT count(*) FROM audit_records WHERE action = 'settings.changed'")),
              1);
-    QVERIFY(!StoreSettings::set(db(), *m_secrets.audit, QStringLiteral("keys.max_expiry_days"),
-                                QStringLiteral("0"), operatorActor, T0));
-    QVERIFY(!StoreSettings::set(db(), *m_secrets.audit, QStringLiteral("no.such.setting"),
+    QVERIFY(!StoreSettings::set(db(), *m_store->secrets.audit,
+                                QStringLiteral("keys.max_expiry_days"), QStringLiteral("0"),
+                                operatorActor, T0));
+    QVERIFY(!StoreSettings::set(db(), *m_store->secrets.audit, QStringLiteral("no.such.setting"),
                                 QStringLiteral("1"), operatorActor, T0));
 }
 
@@ -268,8 +262,8 @@ void TestApiKeys::revocationByAnotherProcessTakesEffectImmediately()
     const TestSupport::Run run = TestSupport::runCtl(
         {QStringLiteral("keys"), QStringLiteral("revoke"), created.key.id,
          QStringLiteral("--reason"), QStringLiteral("incident 42"), QStringLiteral("--store"),
-         m_dir->filePath(QStringLiteral("store")), QStringLiteral("--key-file"),
-         m_dir->filePath(QStringLiteral("store.key"))});
+         m_store->dir.filePath(QStringLiteral("store")), QStringLiteral("--key-file"),
+         m_store->dir.filePath(QStringLiteral("store.key"))});
     QVERIFY2(run.exitCode == 0, qPrintable(run.err));
     Expected<ApiKey> after = m_registry->authenticate(db(), created.token, local, now + 1);
     QVERIFY(!after);

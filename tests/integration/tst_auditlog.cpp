@@ -60,35 +60,22 @@ private Q_SLOTS:
     void authFailureSourcesAreBounded();
 
 private:
-    QSqlDatabase db() { return m_opened.store->connection().value(); }
+    QSqlDatabase db() { return m_store->db(); }
     void append(int count, qint64 from = T0, qint64 step = 1000);
     AuditVerification verifyNow();
 
-    std::unique_ptr<QTemporaryDir> m_dir;
-    OpenedStore m_opened;
-    EngineSecrets m_secrets;
+    std::unique_ptr<TestSupport::TestStore> m_store;
 };
 
-void TestAuditLog::init()
-{
-    m_dir = std::make_unique<QTemporaryDir>();
-    const QString keyFile = m_dir->filePath(QStringLiteral("store.key"));
-    TestSupport::writeKeyFile(keyFile);
-    m_opened = TestSupport::createStore(m_dir->filePath(QStringLiteral("store")), keyFile);
-    m_secrets = TestSupport::loadSecrets(m_opened);
-}
+void TestAuditLog::init() { m_store = TestSupport::makeStore(); }
 
-void TestAuditLog::cleanup()
-{
-    m_secrets = {};
-    m_opened = {};
-    m_dir.reset();
-}
+void TestAuditLog::cleanup() { m_store.reset(); }
 
 void TestAuditLog::append(int count, qint64 from, qint64 step)
 {
     for (int i = 0; i < count; ++i) {
-        Expected<AuditRecord> r = m_secrets.audit->record(db(), sampleEvent(i), from + i * step);
+        Expected<AuditRecord> r =
+            m_store->secrets.audit->record(db(), sampleEvent(i), from + i * step);
         if (!r)
             qFatal("append failed: %s", qPrintable(r.error()));
     }
@@ -96,11 +83,11 @@ void TestAuditLog::append(int count, qint64 from, qint64 step)
 
 AuditVerification TestAuditLog::verifyNow()
 {
-    Expected<std::optional<AuditTip>> anchor = m_secrets.audit->anchor().read();
+    Expected<std::optional<AuditTip>> anchor = m_store->secrets.audit->anchor().read();
     if (!anchor)
         qFatal("anchor: %s", qPrintable(anchor.error()));
     Expected<AuditVerification> v =
-        AuditVerifier::verify(db(), m_secrets.audit->key(), anchor.value());
+        AuditVerifier::verify(db(), m_store->secrets.audit->key(), anchor.value());
     if (!v)
         qFatal("verify: %s", qPrintable(v.error()));
     return v.value();
@@ -126,11 +113,11 @@ void TestAuditLog::aCleanLogVerifies()
 void TestAuditLog::everyTamperingIsDetected()
 {
     append(60);
-    const std::optional<AuditTip> anchor = m_secrets.audit->anchor().read().value();
+    const std::optional<AuditTip> anchor = m_store->secrets.audit->anchor().read().value();
     QVERIFY(anchor);
-    const QString master = m_opened.store->databasePath();
-    const SecretKey storeKey = *m_opened.key;
-    m_opened.store->closeAll(); // checkpoints the WAL into the main file
+    const QString master = m_store->opened.store->databasePath();
+    const SecretKey storeKey = *m_store->opened.key;
+    m_store->opened.store->closeAll(); // checkpoints the WAL into the main file
 
     const quint32 seed = QRandomGenerator::global()->generate();
     qInfo("seed %u", seed);
@@ -139,7 +126,7 @@ void TestAuditLog::everyTamperingIsDetected()
                             QStringLiteral("delete"),           QStringLiteral("swap"),
                             QStringLiteral("insert-forged"),    QStringLiteral("truncate-tail")};
     std::map<QString, int> caught;
-    const QString copy = m_dir->filePath(QStringLiteral("copy.db"));
+    const QString copy = m_store->dir.filePath(QStringLiteral("copy.db"));
     for (int round = 0; round < 500; ++round) {
         QFile::remove(copy);
         QVERIFY(QFile::copy(master, copy));
@@ -206,7 +193,8 @@ void TestAuditLog::everyTamperingIsDetected()
             const qint64 keep = 60 - 1 - random.bounded(10);
             exec(c, QStringLiteral("DELETE FROM audit_records WHERE seq > ?"), {keep});
         }
-        Expected<AuditVerification> v = AuditVerifier::verify(c, m_secrets.audit->key(), anchor);
+        Expected<AuditVerification> v =
+            AuditVerifier::verify(c, m_store->secrets.audit->key(), anchor);
         QVERIFY(v);
         QVERIFY2(!v->ok(), qPrintable(QStringLiteral("round %1: %2 of record %3 went unnoticed")
                                           .arg(round)
@@ -228,7 +216,7 @@ void TestAuditLog::everyTamperingIsDetected()
 void TestAuditLog::pruningThroughACheckpointStillVerifies()
 {
     append(30, T0, DayMs); // one record a day for 30 days
-    Expected<AuditLog::Pruned> pruned = m_secrets.audit->prune(
+    Expected<AuditLog::Pruned> pruned = m_store->secrets.audit->prune(
         db(), T0 + 10 * DayMs, QStringLiteral("operator:test"), T0 + 40 * DayMs);
     QVERIFY(pruned);
     QCOMPARE(pruned->count, 10);
@@ -239,16 +227,16 @@ void TestAuditLog::pruningThroughACheckpointStillVerifies()
     QCOMPARE(v.lastSeq, 31); // 20 kept + the checkpoint
     // Prune again, past the first checkpoint.
     append(5, T0 + 41 * DayMs, DayMs);
-    pruned = m_secrets.audit->prune(db(), T0 + 25 * DayMs, QStringLiteral("operator:test"),
-                                    T0 + 50 * DayMs);
+    pruned = m_store->secrets.audit->prune(db(), T0 + 25 * DayMs, QStringLiteral("operator:test"),
+                                           T0 + 50 * DayMs);
     QVERIFY(pruned);
     QCOMPARE(pruned->count, 15);
     v = verifyNow();
     QVERIFY2(v.ok(), qPrintable(v.problems.join(u'\n')));
     QCOMPARE(v.firstSeq, 26);
     // The newest record is never pruned, however old.
-    pruned = m_secrets.audit->prune(db(), T0 + 999 * DayMs, QStringLiteral("operator:test"),
-                                    T0 + 999 * DayMs);
+    pruned = m_store->secrets.audit->prune(db(), T0 + 999 * DayMs, QStringLiteral("operator:test"),
+                                           T0 + 999 * DayMs);
     QVERIFY(pruned);
     v = verifyNow();
     QVERIFY2(v.ok(), qPrintable(v.problems.join(u'\n')));
@@ -272,7 +260,7 @@ void TestAuditLog::prefixDeletionWithoutCheckpointIsDetected()
 void TestAuditLog::anchorCatchesTruncationAndToleratesLag()
 {
     append(20);
-    const AuditAnchor &anchor = m_secrets.audit->anchor();
+    const AuditAnchor &anchor = m_store->secrets.audit->anchor();
     // A crash between a commit and the anchor update leaves it behind.
     const QByteArray mac15 =
         exec(db(), QStringLiteral("SELECT mac FROM audit_records WHERE seq = 15")).toByteArray();
@@ -287,7 +275,7 @@ void TestAuditLog::anchorCatchesTruncationAndToleratesLag()
     QVERIFY(anchor.reset(AuditTip{15, QByteArray(32, 'x')}));
     QVERIFY(!verifyNow().ok());
     // No anchor at all while records exist.
-    QVERIFY(QFile::remove(m_dir->filePath(QStringLiteral("store.audit-anchor"))));
+    QVERIFY(QFile::remove(m_store->dir.filePath(QStringLiteral("store.audit-anchor"))));
     v = verifyNow();
     QVERIFY(!v.ok());
     QVERIFY(v.problems.join(u' ').contains(QStringLiteral("anchor")));
@@ -296,7 +284,7 @@ void TestAuditLog::anchorCatchesTruncationAndToleratesLag()
 void TestAuditLog::anchorOnlyMovesForward()
 {
     append(10);
-    const AuditAnchor &anchor = m_secrets.audit->anchor();
+    const AuditAnchor &anchor = m_store->secrets.audit->anchor();
     QCOMPARE(anchor.read().value()->seq, 10);
     QVERIFY(anchor.advance(AuditTip{4, QByteArray(32, 'a')}));
     QCOMPARE(anchor.read().value()->seq, 10);
@@ -306,7 +294,8 @@ void TestAuditLog::anchorOnlyMovesForward()
     const QFileDevice::Permissions others = QFileDevice::ReadGroup | QFileDevice::WriteGroup |
                                             QFileDevice::ExeGroup | QFileDevice::ReadOther |
                                             QFileDevice::WriteOther | QFileDevice::ExeOther;
-    QCOMPARE(QFile::permissions(m_dir->filePath(QStringLiteral("store.audit-anchor"))) & others,
+    QCOMPARE(QFile::permissions(m_store->dir.filePath(QStringLiteral("store.audit-anchor"))) &
+                 others,
              QFileDevice::Permissions());
 }
 
@@ -317,33 +306,33 @@ void TestAuditLog::aTruncatedLogTakesNoNewRecords()
     append(20);
     exec(db(), QStringLiteral("DELETE FROM audit_records WHERE seq > 15"));
     for (int i = 0; i < 10; ++i) {
-        Expected<AuditRecord> r = m_secrets.audit->record(db(), sampleEvent(i), T0);
+        Expected<AuditRecord> r = m_store->secrets.audit->record(db(), sampleEvent(i), T0);
         QVERIFY(!r);
         QVERIFY2(r.error().contains(QStringLiteral("does not match its anchor")),
                  qPrintable(r.error()));
     }
     QCOMPARE(exec(db(), QStringLiteral("SELECT max(seq) FROM audit_records")).toInt(), 15);
-    QCOMPARE(m_secrets.audit->anchor().read().value()->seq, 20);
+    QCOMPARE(m_store->secrets.audit->anchor().read().value()->seq, 20);
     QVERIFY(!verifyNow().ok());
 
     // A missing anchored record with later ones present is caught as well.
-    Expected<std::optional<AuditTip>> previous = m_secrets.audit->acceptAsIs(db());
+    Expected<std::optional<AuditTip>> previous = m_store->secrets.audit->acceptAsIs(db());
     QVERIFY(previous);
     QCOMPARE(previous.value()->seq, 20);
-    QVERIFY(m_secrets.audit->record(db(), sampleEvent(1), T0));
+    QVERIFY(m_store->secrets.audit->record(db(), sampleEvent(1), T0));
     QVERIFY(verifyNow().ok());
     exec(db(), QStringLiteral("DELETE FROM audit_records WHERE seq = 16"));
-    QVERIFY(!m_secrets.audit->record(db(), sampleEvent(2), T0));
-    QVERIFY(!AuditVerifier::checkAnchor(db(), m_secrets.audit->anchor().read().value(),
-                                        m_secrets.audit->anchor().describe()));
+    QVERIFY(!m_store->secrets.audit->record(db(), sampleEvent(2), T0));
+    QVERIFY(!AuditVerifier::checkAnchor(db(), m_store->secrets.audit->anchor().read().value(),
+                                        m_store->secrets.audit->anchor().describe()));
 }
 
 void TestAuditLog::engineStartAnchorCheck()
 {
-    const QString source = m_secrets.audit->anchor().describe();
+    const QString source = m_store->secrets.audit->anchor().describe();
     QVERIFY(AuditVerifier::checkAnchor(db(), std::nullopt, source)); // empty log, no anchor
     append(10);
-    const std::optional<AuditTip> tip = m_secrets.audit->anchor().read().value();
+    const std::optional<AuditTip> tip = m_store->secrets.audit->anchor().read().value();
     QVERIFY(AuditVerifier::checkAnchor(db(), tip, source));
     QVERIFY(!AuditVerifier::checkAnchor(db(), std::nullopt, source));
     exec(db(), QStringLiteral("DELETE FROM audit_records WHERE seq > 8"));
@@ -357,7 +346,7 @@ void TestAuditLog::aFailedChangeWritesNoRecord()
 {
     append(3);
     Expected<void> done =
-        m_secrets.audit->commit(db(), T0, [](AuditLog::Writer &w) -> Expected<void> {
+        m_store->secrets.audit->commit(db(), T0, [](AuditLog::Writer &w) -> Expected<void> {
             Expected<AuditRecord> r = w.append(sampleEvent(99));
             if (!r)
                 return r.failure();
@@ -365,7 +354,7 @@ void TestAuditLog::aFailedChangeWritesNoRecord()
         });
     QVERIFY(!done);
     QCOMPARE(exec(db(), QStringLiteral("SELECT count(*) FROM audit_records")).toInt(), 3);
-    QCOMPARE(m_secrets.audit->anchor().read().value()->seq, 3);
+    QCOMPARE(m_store->secrets.audit->anchor().read().value()->seq, 3);
     append(1);
     QVERIFY(verifyNow().ok());
 }
@@ -378,11 +367,11 @@ void TestAuditLog::concurrentWritersKeepOneChain()
     for (int t = 0; t < 3; ++t) {
         threads << QThread::create([this, &failures] {
             for (int i = 0; i < perThread; ++i) {
-                Expected<QSqlDatabase> c = m_opened.store->connection();
-                if (!c || !m_secrets.audit->record(c.value(), sampleEvent(i), T0 + i))
+                Expected<QSqlDatabase> c = m_store->opened.store->connection();
+                if (!c || !m_store->secrets.audit->record(c.value(), sampleEvent(i), T0 + i))
                     failures.ref();
             }
-            m_opened.store->releaseThreadConnection();
+            m_store->opened.store->releaseThreadConnection();
         });
         threads.last()->start();
     }
@@ -398,7 +387,7 @@ void TestAuditLog::concurrentWritersKeepOneChain()
 
 void TestAuditLog::authFailuresAreAggregated()
 {
-    const AuthFailureLog failures(m_secrets.audit);
+    const AuthFailureLog failures(m_store->secrets.audit);
     const QHostAddress attacker(QStringLiteral("203.0.113.5"));
     for (int i = 1; i <= 1000; ++i) {
         Expected<qint64> n = failures.record(db(), attacker, QStringLiteral("AbCdEfGhIjKl"),
@@ -436,7 +425,7 @@ void TestAuditLog::authFailuresAreAggregated()
 
 void TestAuditLog::authFailureSourcesAreBounded()
 {
-    const AuthFailureLog failures(m_secrets.audit);
+    const AuthFailureLog failures(m_store->secrets.audit);
     const int sources = AuthFailureLog::DistinctSourcesPerHour + 50;
     for (int i = 0; i < sources; ++i) {
         const QHostAddress address(quint32(0x0A000000 + i)); // 10.0.0.0 + i

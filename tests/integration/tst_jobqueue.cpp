@@ -46,32 +46,24 @@ private Q_SLOTS:
     void everyTransitionIsAudited();
 
 private:
-    QSqlDatabase db() { return m_opened.store->connection().value(); }
+    QSqlDatabase db() { return m_store->db(); }
     Job submit(const QString &name, int priority = 0, qint64 at = T0);
     int audited(const QString &action);
 
-    std::unique_ptr<QTemporaryDir> m_dir;
-    OpenedStore m_opened;
-    EngineSecrets m_secrets;
+    std::unique_ptr<TestSupport::TestStore> m_store;
     std::unique_ptr<JobQueue> m_queue;
 };
 
 void TestJobQueue::init()
 {
-    m_dir = std::make_unique<QTemporaryDir>();
-    const QString keyFile = m_dir->filePath(QStringLiteral("store.key"));
-    TestSupport::writeKeyFile(keyFile);
-    m_opened = TestSupport::createStore(m_dir->filePath(QStringLiteral("store")), keyFile);
-    m_secrets = TestSupport::loadSecrets(m_opened);
-    m_queue = std::make_unique<JobQueue>(m_secrets.audit, 3);
+    m_store = TestSupport::makeStore();
+    m_queue = std::make_unique<JobQueue>(m_store->secrets.audit, 3);
 }
 
 void TestJobQueue::cleanup()
 {
     m_queue.reset();
-    m_secrets = {};
-    m_opened = {};
-    m_dir.reset();
+    m_store.reset();
 }
 
 Job TestJobQueue::submit(const QString &name, int priority, qint64 at)
@@ -129,7 +121,7 @@ void TestJobQueue::concurrentSupervisorsNeverShareAJob()
         threads << QThread::create([&, t] {
             const QString owner = QStringLiteral("supervisor-%1").arg(t);
             for (;;) {
-                Expected<QSqlDatabase> c = m_opened.store->connection();
+                Expected<QSqlDatabase> c = m_store->opened.store->connection();
                 Expected<std::optional<Job>> job =
                     c ? m_queue->lease(c.value(), owner, LeaseMs, T0 + 1)
                       : Expected<std::optional<Job>>(c.failure());
@@ -144,7 +136,7 @@ void TestJobQueue::concurrentSupervisorsNeverShareAJob()
                 const QMutexLocker locker(&mutex);
                 leased << job.value()->id;
             }
-            m_opened.store->releaseThreadConnection();
+            m_store->opened.store->releaseThreadConnection();
         });
         threads.last()->start();
     }
@@ -277,8 +269,8 @@ void TestJobQueue::everyTransitionIsAudited()
     while (audit.next())
         actions << audit.value(0).toString();
     QCOMPARE(actions, expected);
-    Expected<AuditVerification> v = AuditVerifier::verify(db(), m_secrets.audit->key(),
-                                                          m_secrets.audit->anchor().read().value());
+    Expected<AuditVerification> v = AuditVerifier::verify(
+        db(), m_store->secrets.audit->key(), m_store->secrets.audit->anchor().read().value());
     QVERIFY(v && v->ok());
 
     // A transition whose audit record cannot be written does not happen.

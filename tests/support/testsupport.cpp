@@ -38,6 +38,16 @@ void TestSupport::recordOutput(const QString &what, const QString &text)
     appendTo(QStringLiteral("outputs"), QStringLiteral("=== ") + what + u'\n' + text);
 }
 
+std::unique_ptr<TestSupport::TestStore> TestSupport::makeStore()
+{
+    auto store = std::make_unique<TestStore>();
+    const QString keyFile = store->dir.filePath(QStringLiteral("store.key"));
+    writeKeyFile(keyFile);
+    store->opened = createStore(store->dir.filePath(QStringLiteral("store")), keyFile);
+    store->secrets = loadSecrets(store->opened);
+    return store;
+}
+
 EngineSecrets TestSupport::loadSecrets(const OpenedStore &opened, bool create)
 {
     std::optional<Expected<EngineSecrets>> result;

@@ -20,6 +20,17 @@ OpenedStore createStore(const QString &dir, const QString &keyFile);
 // The pepper and audit key of an opened store (created when `create`).
 EngineSecrets loadSecrets(const OpenedStore &opened, bool create = true);
 
+// A fresh store with its secrets, in a temporary directory: the key file
+// is dir/store.key (so the pepper, audit key and anchor are dir/store.*)
+// and the store is dir/store.
+struct TestStore {
+    QTemporaryDir dir;
+    OpenedStore opened;
+    EngineSecrets secrets;
+    QSqlDatabase db() const { return opened.store->connection().value(); }
+};
+std::unique_ptr<TestStore> makeStore();
+
 // The transcript of the whole test run, scanned at the end by
 // tst_secretscan: every full API key created (recordSecret) must appear
 // in none of the outputs recorded (recordOutput), which are every
