@@ -20,6 +20,8 @@ private Q_SLOTS:
     void refusesToStart_data();
     void refusesToStart();
     void refusesToStartOnATruncatedAuditLog();
+    void refusesAnotherStoresSecret_data();
+    void refusesAnotherStoresSecret();
 
 private:
     QStringList args() const;
@@ -196,6 +198,44 @@ void TestDaemon::refusesToStartOnATruncatedAuditLog()
     QVERIFY(engine.state() == QProcess::NotRunning || engine.waitForFinished(20000));
     QCOMPARE(engine.exitCode(), 1);
     QVERIFY2(run.err.contains(QStringLiteral("newest records were removed")), qPrintable(run.err));
+}
+
+void TestDaemon::refusesAnotherStoresSecret_data()
+{
+    QTest::addColumn<QString>("file");
+    QTest::addColumn<QString>("purpose");
+    QTest::newRow("pepper") << QStringLiteral("store.api-key-pepper")
+                            << QStringLiteral("API-key pepper");
+    QTest::newRow("audit key") << QStringLiteral("store.audit-key") << QStringLiteral("audit key");
+}
+
+// A valid-looking key that is not the store's own: without the fingerprint
+// every API key would fail as a wrong secret, or new audit records would be
+// chained under a key the log does not verify with.
+void TestDaemon::refusesAnotherStoresSecret()
+{
+    QFETCH(QString, file);
+    QFETCH(QString, purpose);
+    {
+        QProcess engine;
+        QVERIFY(runDaemonUntilOpen(engine).err.contains(QStringLiteral(" open, ")));
+        ::kill(engine.processId(), SIGTERM);
+        QVERIFY(engine.waitForFinished(20000));
+    }
+    QVERIFY(QFile::remove(path(file)));
+    TestSupport::writeKeyFile(path(file));
+
+    QProcess engine;
+    const TestSupport::Run run = runDaemonUntilOpen(engine);
+    QVERIFY(engine.state() == QProcess::NotRunning || engine.waitForFinished(20000));
+    QCOMPARE(engine.exitCode(), 1);
+    QVERIFY2(run.err.contains(QStringLiteral("holds a different %1").arg(purpose)),
+             qPrintable(run.err));
+    const TestSupport::Run keys = TestSupport::runCtl(
+        QStringList{QStringLiteral("keys"), QStringLiteral("list")} + args().mid(0, 4));
+    QCOMPARE(keys.exitCode, 1);
+    QVERIFY2(keys.err.contains(QStringLiteral("holds a different %1").arg(purpose)),
+             qPrintable(keys.err));
 }
 
 QTEST_GUILESS_MAIN(TestDaemon)
