@@ -13,32 +13,22 @@ Q_LOGGING_CATEGORY(engineCategory, "framehouse.engine")
 
 QString tr(const char *text) { return QCoreApplication::translate("EngineStartup", text); }
 
-// The secret files the guard checks. The store's other secrets sit beside
-// its key (StoreKeySource::companion); on first start they do not exist yet.
+// The secret files the guard checks: the store key's and, beside it, the
+// pepper's and the audit key's (none for the keychain). On first start they
+// do not exist yet.
 QList<ConfigGuard::SecretFile> secretFiles(const StoreRequest &request)
 {
-    QList<ConfigGuard::SecretFile> files;
-    QString base;
-    if (!request.keyFile.isEmpty()) {
-        const bool exists = QFileInfo::exists(request.keyFile);
-        files << ConfigGuard::SecretFile{tr("store key file"), request.keyFile, !exists,
-                                         tr("rotate the key with 'framehousectl store rekey'")};
-        base = request.keyFile;
-        if (base.endsWith(QLatin1String(".key")))
-            base.chop(4);
-        base += u'.';
-    } else if (!qEnvironmentVariableIsEmpty("CREDENTIALS_DIRECTORY")) {
-        base = qEnvironmentVariable("CREDENTIALS_DIRECTORY") + u'/';
-        files << ConfigGuard::SecretFile{tr("store key credential"),
-                                         base + QStringLiteral("store-key"), true, QString()};
-    }
-    if (!base.isEmpty()) {
-        files << ConfigGuard::SecretFile{tr("API-key pepper"),
-                                         base + QStringLiteral("api-key-pepper"), true, QString()};
-        files << ConfigGuard::SecretFile{tr("audit key"), base + QStringLiteral("audit-key"), true,
-                                         QString()};
-    }
-    return files;
+    const StoreKeySource source = StoreKeySource::select(request.keyFile, QString());
+    if (source.kind() == StoreKeySource::Kind::Keychain)
+        return {};
+    const bool keyFile = source.kind() == StoreKeySource::Kind::KeyFile;
+    return {
+        {keyFile ? tr("store key file") : tr("store key credential"), source.keyFilePath(),
+         !QFileInfo::exists(source.keyFilePath()),
+         keyFile ? tr("rotate the key with 'framehousectl store rekey'") : QString()},
+        {tr("API-key pepper"), source.companionFilePath(EngineSecrets::PepperName), true, {}},
+        {tr("audit key"), source.companionFilePath(EngineSecrets::AuditKeyName), true, {}},
+    };
 }
 
 AuditEvent engineEvent(const QString &action)

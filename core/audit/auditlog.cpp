@@ -3,6 +3,7 @@
 #include "auditverifier.h"
 #include "security/redactor.h"
 #include "security/secretkey.h"
+#include "store/rowvalues.h"
 #include "store/store.h"
 
 #include <QCoreApplication>
@@ -16,17 +17,9 @@ Q_LOGGING_CATEGORY(auditCategory, "framehouse.audit")
 
 QString tr(const char *text) { return QCoreApplication::translate("AuditLog", text); }
 
-QString nullIfEmpty(const QString &text) { return text.isEmpty() ? QString() : text; }
+// The mac covers NULL and '' differently: an empty field is stored as NULL.
+QString orNull(const QString &text) { return text.isEmpty() ? QString() : text; }
 
-QVariant textValue(const QString &text)
-{
-    return text.isNull() ? QVariant(QMetaType::fromType<QString>()) : QVariant(text);
-}
-
-Failure sqlFailure(const QString &what, const QSqlQuery &query)
-{
-    return fail(tr("%1: %2").arg(what, describeSqlError(query.lastError())));
-}
 } // namespace
 
 AuditLog::AuditLog(std::shared_ptr<const SecretKey> key, std::shared_ptr<const AuditAnchor> anchor)
@@ -51,9 +44,9 @@ Expected<AuditRecord> AuditLog::Writer::append(const AuditEvent &event)
     r.at = m_now;
     r.actor = Redactor::text(event.actor);
     r.action = Redactor::text(event.action);
-    r.target = nullIfEmpty(Redactor::text(event.target));
+    r.target = orNull(Redactor::text(event.target));
     r.outcome = Redactor::text(event.outcome);
-    r.sourceIp = nullIfEmpty(Redactor::text(event.sourceIp));
+    r.sourceIp = orNull(Redactor::text(event.sourceIp));
     if (!event.details.isEmpty())
         r.details = QString::fromUtf8(
             QJsonDocument(Redactor::json(event.details).toObject()).toJson(QJsonDocument::Compact));
@@ -67,10 +60,10 @@ Expected<AuditRecord> AuditLog::Writer::append(const AuditEvent &event)
     insert.addBindValue(r.at);
     insert.addBindValue(r.actor);
     insert.addBindValue(r.action);
-    insert.addBindValue(textValue(r.target));
+    insert.addBindValue(RowValues::nullIfEmpty(r.target));
     insert.addBindValue(r.outcome);
-    insert.addBindValue(textValue(r.sourceIp));
-    insert.addBindValue(textValue(r.details));
+    insert.addBindValue(RowValues::nullIfEmpty(r.sourceIp));
+    insert.addBindValue(RowValues::nullIfEmpty(r.details));
     insert.addBindValue(r.mac);
     if (!insert.exec())
         return sqlFailure(tr("cannot write the audit record"), insert);

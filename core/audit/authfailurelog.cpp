@@ -18,11 +18,6 @@ bool isPowerOfTen(qint64 n)
     return n == 1;
 }
 
-Failure sqlFailure(const QSqlQuery &q)
-{
-    return fail(
-        tr("cannot count the authentication failure: %1").arg(describeSqlError(q.lastError())));
-}
 } // namespace
 
 AuthFailureLog::AuthFailureLog(std::shared_ptr<const AuditLog> audit)
@@ -62,7 +57,7 @@ Expected<qint64> AuthFailureLog::record(QSqlDatabase db, const QHostAddress &add
         known.addBindValue(window);
         known.addBindValue(source);
         if (!known.exec() || !known.next())
-            return sqlFailure(known);
+            return sqlFailure(tr("cannot count the authentication failure"), known);
         if (known.value(1).toInt() == 0 && known.value(0).toLongLong() >= DistinctSourcesPerHour)
             source = QStringLiteral("*");
 
@@ -76,7 +71,7 @@ Expected<qint64> AuthFailureLog::record(QSqlDatabase db, const QHostAddress &add
         bump.addBindValue(window);
         bump.addBindValue(now);
         if (!bump.exec())
-            return sqlFailure(bump);
+            return sqlFailure(tr("cannot count the authentication failure"), bump);
         QSqlQuery current(w.db());
         current.setForwardOnly(true);
         current.prepare(QStringLiteral(
@@ -84,7 +79,7 @@ Expected<qint64> AuthFailureLog::record(QSqlDatabase db, const QHostAddress &add
         current.addBindValue(source);
         current.addBindValue(window);
         if (!current.exec() || !current.next())
-            return sqlFailure(current);
+            return sqlFailure(tr("cannot count the authentication failure"), current);
         count = current.value(0).toLongLong();
         if (!isPowerOfTen(count))
             return {};
@@ -114,6 +109,6 @@ Expected<qint64> AuthFailureLog::prune(QSqlDatabase db, qint64 before) const
     q.addBindValue(WindowMs);
     q.addBindValue(before);
     if (!q.exec())
-        return sqlFailure(q);
+        return sqlFailure(tr("cannot count the authentication failure"), q);
     return static_cast<qint64>(q.numRowsAffected());
 }

@@ -1,6 +1,7 @@
 #include "job.h"
 
-#include <QDateTime>
+#include "store/rowvalues.h"
+
 #include <QJsonDocument>
 #include <QSqlQuery>
 
@@ -16,17 +17,6 @@ const std::array<std::pair<Job::State, QLatin1StringView>, 5> names{{
     {Job::State::Cancelled, QLatin1StringView("cancelled")},
 }};
 
-std::optional<qint64> optionalTime(const QVariant &value)
-{
-    return value.isNull() ? std::nullopt : std::optional<qint64>(value.toLongLong());
-}
-
-QJsonValue timeJson(const std::optional<qint64> &ms)
-{
-    if (!ms)
-        return QJsonValue();
-    return QDateTime::fromMSecsSinceEpoch(*ms, Qt::UTC).toString(Qt::ISODateWithMs);
-}
 } // namespace
 
 QString Job::stateName(State state)
@@ -66,11 +56,11 @@ Job Job::fromQuery(const QSqlQuery &q)
     job.priority = q.value(6).toInt();
     job.submittedBy = q.value(7).toString();
     job.submittedAt = q.value(8).toLongLong();
-    job.startedAt = optionalTime(q.value(9));
-    job.finishedAt = optionalTime(q.value(10));
+    job.startedAt = RowValues::optionalInt64(q.value(9));
+    job.finishedAt = RowValues::optionalInt64(q.value(10));
     job.attempts = q.value(11).toInt();
     job.leaseOwner = q.value(12).toString();
-    job.leaseExpiresAt = optionalTime(q.value(13));
+    job.leaseExpiresAt = RowValues::optionalInt64(q.value(13));
     job.progress = q.value(14).toDouble();
     job.encoder = q.value(15).toString();
     job.outputPath = q.value(16).toString();
@@ -84,19 +74,18 @@ QJsonObject Job::toJson() const
         {QStringLiteral("id"), id},
         {QStringLiteral("uuid"), uuid},
         {QStringLiteral("name"), name},
-        {QStringLiteral("preset"), preset.isEmpty() ? QJsonValue() : QJsonValue(preset)},
+        {QStringLiteral("preset"), RowValues::jsonText(preset)},
         {QStringLiteral("state"), stateName(state)},
         {QStringLiteral("priority"), priority},
         {QStringLiteral("submitted_by"), submittedBy},
-        {QStringLiteral("submitted_at"), timeJson(submittedAt)},
-        {QStringLiteral("started_at"), timeJson(startedAt)},
-        {QStringLiteral("finished_at"), timeJson(finishedAt)},
+        {QStringLiteral("submitted_at"), RowValues::jsonTime(submittedAt)},
+        {QStringLiteral("started_at"), RowValues::jsonTime(startedAt)},
+        {QStringLiteral("finished_at"), RowValues::jsonTime(finishedAt)},
         {QStringLiteral("attempts"), attempts},
         {QStringLiteral("progress"), progress},
-        {QStringLiteral("encoder"), encoder.isEmpty() ? QJsonValue() : QJsonValue(encoder)},
-        {QStringLiteral("output_path"),
-         outputPath.isEmpty() ? QJsonValue() : QJsonValue(outputPath)},
-        {QStringLiteral("error"), error.isEmpty() ? QJsonValue() : QJsonValue(error)},
+        {QStringLiteral("encoder"), RowValues::jsonText(encoder)},
+        {QStringLiteral("output_path"), RowValues::jsonText(outputPath)},
+        {QStringLiteral("error"), RowValues::jsonText(error)},
         {QStringLiteral("spec"), spec},
     };
 }

@@ -1,6 +1,7 @@
 #include "jobqueue.h"
 
 #include "audit/auditlog.h"
+#include "store/rowvalues.h"
 #include "store/store.h"
 
 #include <QCoreApplication>
@@ -11,11 +12,6 @@
 
 namespace {
 QString tr(const char *text) { return QCoreApplication::translate("JobQueue", text); }
-
-Failure sqlFailure(const QString &what, const QSqlQuery &q)
-{
-    return fail(tr("%1: %2").arg(what, describeSqlError(q.lastError())));
-}
 
 Expected<Job> findIn(QSqlDatabase &db, qint64 id)
 {
@@ -101,8 +97,7 @@ Expected<Job> JobQueue::submit(QSqlDatabase db, const NewJob &request, const QSt
                                  "submitted_by, submitted_at) VALUES (?, ?, ?, ?, ?, ?, ?)"));
         q.addBindValue(QUuid::createUuid().toString(QUuid::WithoutBraces));
         q.addBindValue(request.name);
-        q.addBindValue(request.preset.isEmpty() ? QVariant(QMetaType::fromType<QString>())
-                                                : QVariant(request.preset));
+        q.addBindValue(RowValues::nullIfEmpty(request.preset));
         q.addBindValue(
             QString::fromUtf8(QJsonDocument(request.spec).toJson(QJsonDocument::Compact)));
         q.addBindValue(request.priority);
@@ -205,14 +200,11 @@ Expected<Job> JobQueue::finish(QSqlDatabase db, qint64 id, const QString &owner,
             "UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_at = NULL, "
             "finished_at = ?, progress = ?, encoder = ?, output_path = ?, error = ? WHERE id = ?"));
         q.addBindValue(state);
-        q.addBindValue(again ? QVariant(QMetaType::fromType<qint64>()) : QVariant(now));
+        q.addBindValue(RowValues::nullable(again ? std::nullopt : std::optional<qint64>(now)));
         q.addBindValue(outcome.succeeded ? 1.0 : job->progress);
-        q.addBindValue(outcome.encoder.isEmpty() ? QVariant(QMetaType::fromType<QString>())
-                                                 : QVariant(outcome.encoder));
-        q.addBindValue(outcome.outputPath.isEmpty() ? QVariant(QMetaType::fromType<QString>())
-                                                    : QVariant(outcome.outputPath));
-        q.addBindValue(outcome.error.isEmpty() ? QVariant(QMetaType::fromType<QString>())
-                                               : QVariant(outcome.error));
+        q.addBindValue(RowValues::nullIfEmpty(outcome.encoder));
+        q.addBindValue(RowValues::nullIfEmpty(outcome.outputPath));
+        q.addBindValue(RowValues::nullIfEmpty(outcome.error));
         q.addBindValue(id);
         Expected<void> updated = exec(q, tr("cannot finish job %1").arg(id));
         if (!updated)
@@ -352,7 +344,7 @@ Expected<int> JobQueue::reclaimExpired(QSqlDatabase db, qint64 now) const
                                      "lease_expires_at = NULL, finished_at = ?, error = ? "
                                      "WHERE id = ?"));
             q.addBindValue(again ? QStringLiteral("queued") : QStringLiteral("failed"));
-            q.addBindValue(again ? QVariant(QMetaType::fromType<qint64>()) : QVariant(now));
+            q.addBindValue(RowValues::nullable(again ? std::nullopt : std::optional<qint64>(now)));
             q.addBindValue(reason);
             q.addBindValue(job.id);
             Expected<void> updated = exec(q, tr("cannot reclaim job %1").arg(job.id));

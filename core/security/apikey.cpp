@@ -1,34 +1,9 @@
 #include "apikey.h"
 
-#include <QDateTime>
+#include "store/rowvalues.h"
+
 #include <QJsonArray>
 #include <QSqlQuery>
-
-namespace {
-std::optional<qint64> optionalTime(const QVariant &value)
-{
-    return value.isNull() ? std::nullopt : std::optional<qint64>(value.toLongLong());
-}
-
-std::optional<int> optionalInt(const QVariant &value)
-{
-    return value.isNull() ? std::nullopt : std::optional<int>(value.toInt());
-}
-
-QJsonValue timeJson(const std::optional<qint64> &ms)
-{
-    if (!ms)
-        return QJsonValue();
-    return QDateTime::fromMSecsSinceEpoch(*ms, Qt::UTC).toString(Qt::ISODateWithMs);
-}
-
-QJsonValue intJson(const std::optional<int> &value)
-{
-    return value ? QJsonValue(*value) : QJsonValue();
-}
-
-QJsonValue textJson(const QString &text) { return text.isEmpty() ? QJsonValue() : text; }
-} // namespace
 
 ApiKey::Status ApiKey::status(qint64 now) const
 {
@@ -73,18 +48,18 @@ ApiKey ApiKey::fromQuery(const QSqlQuery &q)
     const Expected<Scopes> scopes = ScopeNames::parse(q.value(5).toString());
     k.scopes = scopes ? scopes.value() : Scopes();
     k.createdAt = q.value(6).toLongLong();
-    k.expiresAt = optionalTime(q.value(7));
+    k.expiresAt = RowValues::optionalInt64(q.value(7));
     k.neverExpires = q.value(8).toInt() == 1;
-    k.lastUsedAt = optionalTime(q.value(9));
+    k.lastUsedAt = RowValues::optionalInt64(q.value(9));
     k.lastUsedIp = q.value(10).toString();
-    k.revokedAt = optionalTime(q.value(11));
+    k.revokedAt = RowValues::optionalInt64(q.value(11));
     k.revokedBy = q.value(12).toString();
     k.revokedReason = q.value(13).toString();
     // Same as the scopes: an unparsable allowlist allows nothing.
     Expected<IpAllowlist> allowlist = IpAllowlist::parse(q.value(14).toString());
     k.allowlist = allowlist ? allowlist.value() : IpAllowlist::denyingAll();
-    k.rateLimitPerHour = optionalInt(q.value(15));
-    k.maxConcurrentJobs = optionalInt(q.value(16));
+    k.rateLimitPerHour = RowValues::optionalInt(q.value(15));
+    k.maxConcurrentJobs = RowValues::optionalInt(q.value(16));
     k.rotatedFrom = q.value(17).toString();
     return k;
 }
@@ -94,22 +69,23 @@ QJsonObject ApiKey::toJson(qint64 now) const
     return QJsonObject{
         {QStringLiteral("id"), id},
         {QStringLiteral("name"), name},
-        {QStringLiteral("owner"), QJsonObject{{QStringLiteral("id"), ownerUser},
-                                              {QStringLiteral("name"), textJson(ownerName)},
-                                              {QStringLiteral("email"), textJson(ownerEmail)}}},
+        {QStringLiteral("owner"),
+         QJsonObject{{QStringLiteral("id"), ownerUser},
+                     {QStringLiteral("name"), RowValues::jsonText(ownerName)},
+                     {QStringLiteral("email"), RowValues::jsonText(ownerEmail)}}},
         {QStringLiteral("scopes"), QJsonArray::fromStringList(ScopeNames::names(scopes))},
         {QStringLiteral("status"), statusName(status(now))},
-        {QStringLiteral("created_at"), timeJson(createdAt)},
-        {QStringLiteral("expires_at"), timeJson(expiresAt)},
+        {QStringLiteral("created_at"), RowValues::jsonTime(createdAt)},
+        {QStringLiteral("expires_at"), RowValues::jsonTime(expiresAt)},
         {QStringLiteral("never_expires"), neverExpires},
-        {QStringLiteral("last_used_at"), timeJson(lastUsedAt)},
-        {QStringLiteral("last_used_ip"), textJson(lastUsedIp)},
-        {QStringLiteral("revoked_at"), timeJson(revokedAt)},
-        {QStringLiteral("revoked_by"), textJson(revokedBy)},
-        {QStringLiteral("revoked_reason"), textJson(revokedReason)},
-        {QStringLiteral("allow_cidrs"), textJson(allowlist.toString())},
-        {QStringLiteral("rate_limit_per_hour"), intJson(rateLimitPerHour)},
-        {QStringLiteral("max_concurrent_jobs"), intJson(maxConcurrentJobs)},
-        {QStringLiteral("rotated_from"), textJson(rotatedFrom)},
+        {QStringLiteral("last_used_at"), RowValues::jsonTime(lastUsedAt)},
+        {QStringLiteral("last_used_ip"), RowValues::jsonText(lastUsedIp)},
+        {QStringLiteral("revoked_at"), RowValues::jsonTime(revokedAt)},
+        {QStringLiteral("revoked_by"), RowValues::jsonText(revokedBy)},
+        {QStringLiteral("revoked_reason"), RowValues::jsonText(revokedReason)},
+        {QStringLiteral("allow_cidrs"), RowValues::jsonText(allowlist.toString())},
+        {QStringLiteral("rate_limit_per_hour"), RowValues::jsonInt(rateLimitPerHour)},
+        {QStringLiteral("max_concurrent_jobs"), RowValues::jsonInt(maxConcurrentJobs)},
+        {QStringLiteral("rotated_from"), RowValues::jsonText(rotatedFrom)},
     };
 }

@@ -3,6 +3,7 @@
 #include "apikeytoken.h"
 #include "audit/auditlog.h"
 #include "secretkey.h"
+#include "store/rowvalues.h"
 #include "store/store.h"
 #include "store/storesettings.h"
 
@@ -19,27 +20,6 @@ QString tr(const char *text) { return QCoreApplication::translate("ApiKeyRegistr
 constexpr qint64 DayMs = 24LL * 3600 * 1000;
 constexpr qint64 LastUseResolutionMs = 60 * 1000;
 
-QVariant nullable(const QString &text)
-{
-    return text.isEmpty() ? QVariant(QMetaType::fromType<QString>()) : QVariant(text);
-}
-
-QVariant nullable(const std::optional<int> &value)
-{
-    return value ? QVariant(*value) : QVariant(QMetaType::fromType<int>());
-}
-
-QVariant nullable(const std::optional<qint64> &value)
-{
-    return value ? QVariant(*value) : QVariant(QMetaType::fromType<qint64>());
-}
-
-Failure sqlFailure(const QString &what, const QSqlQuery &q)
-{
-    return fail(tr("%1: %2").arg(what, describeSqlError(q.lastError())),
-                ApiKeyRegistry::StoreError);
-}
-
 Expected<ApiKey> findIn(QSqlDatabase &db, const QString &id, QByteArray *digest = nullptr)
 {
     QSqlQuery q(db);
@@ -48,7 +28,7 @@ Expected<ApiKey> findIn(QSqlDatabase &db, const QString &id, QByteArray *digest 
                   .arg(ApiKey::selectColumns()));
     q.addBindValue(id);
     if (!q.exec())
-        return sqlFailure(tr("cannot read API key %1").arg(id), q);
+        return sqlFailure(tr("cannot read API key %1").arg(id), q, ApiKeyRegistry::StoreError);
     if (!q.next())
         return fail(tr("there is no API key %1").arg(id), ApiKeyRegistry::UnknownKey);
     if (digest)
@@ -139,19 +119,19 @@ Expected<ApiKeyRegistry::Created> insertKey(AuditLog::Writer &w, const SecretKey
     q.addBindValue(token.id());
     q.addBindValue(request.name);
     q.addBindValue(request.ownerUser);
-    q.addBindValue(nullable(request.ownerName));
-    q.addBindValue(nullable(request.ownerEmail));
+    q.addBindValue(RowValues::nullIfEmpty(request.ownerName));
+    q.addBindValue(RowValues::nullIfEmpty(request.ownerEmail));
     q.addBindValue(ScopeNames::names(request.scopes).join(u' '));
     q.addBindValue(pepper.hmac(token.secret()));
     q.addBindValue(now);
-    q.addBindValue(nullable(expiry.value()));
+    q.addBindValue(RowValues::nullable(expiry.value()));
     q.addBindValue(request.neverExpires ? 1 : 0);
-    q.addBindValue(nullable(request.allowlist.toString()));
-    q.addBindValue(nullable(request.rateLimitPerHour));
-    q.addBindValue(nullable(request.maxConcurrentJobs));
-    q.addBindValue(nullable(rotatedFrom));
+    q.addBindValue(RowValues::nullIfEmpty(request.allowlist.toString()));
+    q.addBindValue(RowValues::nullable(request.rateLimitPerHour));
+    q.addBindValue(RowValues::nullable(request.maxConcurrentJobs));
+    q.addBindValue(RowValues::nullIfEmpty(rotatedFrom));
     if (!q.exec())
-        return sqlFailure(tr("cannot save the new API key"), q);
+        return sqlFailure(tr("cannot save the new API key"), q, ApiKeyRegistry::StoreError);
     Expected<ApiKey> key = findIn(w.db(), token.id());
     if (!key)
         return key.failure();
@@ -201,7 +181,7 @@ Expected<QList<ApiKey>> ApiKeyRegistry::list(QSqlDatabase db, bool includeInacti
     q.setForwardOnly(true);
     if (!q.exec(QStringLiteral("SELECT %1 FROM api_keys ORDER BY created_at DESC, id")
                     .arg(ApiKey::selectColumns())))
-        return sqlFailure(tr("cannot list API keys"), q);
+        return sqlFailure(tr("cannot list API keys"), q, ApiKeyRegistry::StoreError);
     QList<ApiKey> keys;
     while (q.next()) {
         ApiKey key = ApiKey::fromQuery(q);
@@ -238,7 +218,8 @@ Expected<ApiKey> ApiKeyRegistry::revoke(QSqlDatabase db, const QString &id, cons
         q.addBindValue(reason);
         q.addBindValue(id);
         if (!q.exec() || q.numRowsAffected() != 1)
-            return sqlFailure(tr("cannot revoke API key %1").arg(id), q);
+            return sqlFailure(tr("cannot revoke API key %1").arg(id), q,
+                              ApiKeyRegistry::StoreError);
         AuditEvent event = keyEvent(actor, QStringLiteral("key.revoked"), id);
         event.details = {{QStringLiteral("reason"), reason}};
         Expected<void> audited = appended(w, event);
@@ -266,7 +247,7 @@ Expected<int> ApiKeyRegistry::revokeAll(QSqlDatabase db, const QString &reason,
         ids.setForwardOnly(true);
         if (!ids.exec(
                 QStringLiteral("SELECT id FROM api_keys WHERE revoked_at IS NULL ORDER BY id")))
-            return sqlFailure(tr("cannot list API keys"), ids);
+            return sqlFailure(tr("cannot list API keys"), ids, ApiKeyRegistry::StoreError);
         QStringList revoked;
         while (ids.next())
             revoked << ids.value(0).toString();
@@ -277,7 +258,7 @@ Expected<int> ApiKeyRegistry::revokeAll(QSqlDatabase db, const QString &reason,
         q.addBindValue(actor);
         q.addBindValue(reason);
         if (!q.exec())
-            return sqlFailure(tr("cannot revoke the API keys"), q);
+            return sqlFailure(tr("cannot revoke the API keys"), q, ApiKeyRegistry::StoreError);
         count = q.numRowsAffected();
         AuditEvent event = keyEvent(actor, QStringLiteral("key.revoked_all"), QString());
         event.details = {{QStringLiteral("reason"), reason},
@@ -330,7 +311,8 @@ Expected<ApiKeyRegistry::Created> ApiKeyRegistry::rotate(QSqlDatabase db, const 
         q.addBindValue(graceEnd);
         q.addBindValue(id);
         if (!q.exec() || q.numRowsAffected() != 1)
-            return sqlFailure(tr("cannot shorten API key %1").arg(id), q);
+            return sqlFailure(tr("cannot shorten API key %1").arg(id), q,
+                              ApiKeyRegistry::StoreError);
         AuditEvent event = keyEvent(actor, QStringLiteral("key.rotated"), id);
         event.details = {{QStringLiteral("new_key"), inserted->key.id},
                          {QStringLiteral("old_key_expires_at"), graceEnd}};
@@ -387,7 +369,8 @@ Expected<ApiKey> ApiKeyRegistry::authenticate(QSqlDatabase db, QStringView prese
         used.prepare(QStringLiteral("SELECT last_used_at IS NULL FROM api_keys WHERE id = ?"));
         used.addBindValue(key->id);
         if (!used.exec() || !used.next())
-            return sqlFailure(tr("cannot record the use of API key %1").arg(key->id), used);
+            return sqlFailure(tr("cannot record the use of API key %1").arg(key->id), used,
+                              ApiKeyRegistry::StoreError);
         const bool firstUse = used.value(0).toInt() == 1;
         QSqlQuery q(w.db());
         q.prepare(
@@ -396,7 +379,8 @@ Expected<ApiKey> ApiKeyRegistry::authenticate(QSqlDatabase db, QStringView prese
         q.addBindValue(address);
         q.addBindValue(key->id);
         if (!q.exec())
-            return sqlFailure(tr("cannot record the use of API key %1").arg(key->id), q);
+            return sqlFailure(tr("cannot record the use of API key %1").arg(key->id), q,
+                              ApiKeyRegistry::StoreError);
         if (!firstUse)
             return {};
         AuditEvent event =

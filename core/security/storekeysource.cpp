@@ -27,21 +27,41 @@ StoreKeySource StoreKeySource::select(const QString &keyFile, const QString &sto
                           SecretSlot::keychain(account + QStringLiteral(".pending")));
 }
 
-std::shared_ptr<SecretSlot> StoreKeySource::companion(const QString &name) const
+QString StoreKeySource::keyFilePath() const
+{
+    switch (m_kind) {
+    case Kind::KeyFile:
+        return m_location;
+    case Kind::SystemdCredential:
+        return m_location + QStringLiteral("/store-key");
+    case Kind::Keychain:
+        break;
+    }
+    return {};
+}
+
+QString StoreKeySource::companionFilePath(const QString &name) const
 {
     switch (m_kind) {
     case Kind::KeyFile: {
         QString base = m_location;
         if (base.endsWith(QLatin1String(".key")))
             base.chop(4);
-        return SecretSlot::file(base + u'.' + name);
+        return base + u'.' + name;
     }
     case Kind::SystemdCredential:
-        return SecretSlot::file(m_location + u'/' + name, false);
+        return m_location + u'/' + name;
     case Kind::Keychain:
         break;
     }
-    return SecretSlot::keychain(name + u'-' + m_location);
+    return {};
+}
+
+std::shared_ptr<SecretSlot> StoreKeySource::companion(const QString &name) const
+{
+    if (m_kind == Kind::Keychain)
+        return SecretSlot::keychain(name + u'-' + m_location);
+    return SecretSlot::file(companionFilePath(name), m_kind == Kind::KeyFile);
 }
 
 std::shared_ptr<SecretSlot> StoreKeySource::auditAnchor(const QString &storeDirectory) const

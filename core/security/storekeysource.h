@@ -27,6 +27,9 @@ public:
     // $CREDENTIALS_DIRECTORY/<name> (read-only) under systemd, or the
     // keychain entry framehouse/<name>-<store id>.
     std::shared_ptr<SecretSlot> companion(const QString &name) const;
+    // The files behind the key and its companions; empty for the keychain.
+    QString keyFilePath() const;
+    QString companionFilePath(const QString &name) const;
     // The audit anchor must stay writable: $FRAMEHOUSE_AUDIT_ANCHOR when set;
     // under systemd, $STATE_DIRECTORY/audit-anchor (else beside the store);
     // otherwise companion("audit-anchor").

@@ -54,6 +54,11 @@ QString describeSqlError(const QSqlError &error)
     return error.driverText() + QStringLiteral(": ") + error.databaseText();
 }
 
+Failure sqlFailure(const QString &what, const QSqlQuery &query, int code)
+{
+    return fail(what + QStringLiteral(": ") + describeSqlError(query.lastError()), code);
+}
+
 Store::Store(QString path, SecretKey key, Options options)
     : m_path(std::move(path))
     , m_key(std::move(key))

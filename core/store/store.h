@@ -6,6 +6,7 @@
 
 #include <QMutex>
 #include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QStringList>
 
 #include <memory>
@@ -61,3 +62,5 @@ private:
 
 // "driver text: database text" for messages.
 QString describeSqlError(const QSqlError &error);
+// "<what>: <the query's error>", with an optional Failure::code.
+Failure sqlFailure(const QString &what, const QSqlQuery &query, int code = 0);

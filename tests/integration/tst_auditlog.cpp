@@ -9,7 +9,6 @@
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QTest>
-#include <QThread>
 
 #include <map>
 
@@ -362,23 +361,13 @@ void TestAuditLog::aFailedChangeWritesNoRecord()
 void TestAuditLog::concurrentWritersKeepOneChain()
 {
     constexpr int perThread = 150;
-    QList<QThread *> threads;
     QAtomicInt failures = 0;
-    for (int t = 0; t < 3; ++t) {
-        threads << QThread::create([this, &failures] {
-            for (int i = 0; i < perThread; ++i) {
-                Expected<QSqlDatabase> c = m_store->opened.store->connection();
-                if (!c || !m_store->secrets.audit->record(c.value(), sampleEvent(i), T0 + i))
-                    failures.ref();
-            }
-            m_store->opened.store->releaseThreadConnection();
-        });
-        threads.last()->start();
-    }
-    for (QThread *thread : threads) {
-        QVERIFY(thread->wait(120000));
-        delete thread;
-    }
+    QVERIFY(m_store->inThreads(3, [&](int, QSqlDatabase c) {
+        for (int i = 0; i < perThread; ++i) {
+            if (!m_store->secrets.audit->record(c, sampleEvent(i), T0 + i))
+                failures.ref();
+        }
+    }));
     QCOMPARE(failures.loadRelaxed(), 0);
     const AuditVerification v = verifyNow();
     QVERIFY2(v.ok(), qPrintable(v.problems.join(u'\n')));

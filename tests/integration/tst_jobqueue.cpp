@@ -5,7 +5,6 @@
 #include <QSet>
 #include <QSqlQuery>
 #include <QTest>
-#include <QThread>
 
 namespace {
 constexpr qint64 T0 = 1'800'000'000'000;
@@ -116,34 +115,22 @@ void TestJobQueue::concurrentSupervisorsNeverShareAJob()
     QMutex mutex;
     QList<qint64> leased;
     QAtomicInt failures = 0;
-    QList<QThread *> threads;
-    for (int t = 0; t < 4; ++t) {
-        threads << QThread::create([&, t] {
-            const QString owner = QStringLiteral("supervisor-%1").arg(t);
-            for (;;) {
-                Expected<QSqlDatabase> c = m_store->opened.store->connection();
-                Expected<std::optional<Job>> job =
-                    c ? m_queue->lease(c.value(), owner, LeaseMs, T0 + 1)
-                      : Expected<std::optional<Job>>(c.failure());
-                if (!job) {
-                    failures.ref();
-                    break;
-                }
-                if (!job.value())
-                    break;
-                if (!m_queue->finish(c.value(), job.value()->id, owner, succeeded(), T0 + 2))
-                    failures.ref();
-                const QMutexLocker locker(&mutex);
-                leased << job.value()->id;
+    QVERIFY(m_store->inThreads(4, [&](int t, QSqlDatabase c) {
+        const QString owner = QStringLiteral("supervisor-%1").arg(t);
+        for (;;) {
+            Expected<std::optional<Job>> job = m_queue->lease(c, owner, LeaseMs, T0 + 1);
+            if (!job) {
+                failures.ref();
+                break;
             }
-            m_store->opened.store->releaseThreadConnection();
-        });
-        threads.last()->start();
-    }
-    for (QThread *thread : threads) {
-        QVERIFY(thread->wait(120000));
-        delete thread;
-    }
+            if (!job.value())
+                break;
+            if (!m_queue->finish(c, job.value()->id, owner, succeeded(), T0 + 2))
+                failures.ref();
+            const QMutexLocker locker(&mutex);
+            leased << job.value()->id;
+        }
+    }));
     QCOMPARE(failures.loadRelaxed(), 0);
     QCOMPARE(leased.size(), jobs);
     QCOMPARE(QSet<qint64>(leased.cbegin(), leased.cend()).size(), jobs);

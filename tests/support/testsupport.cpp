@@ -1,13 +1,17 @@
 #include "testsupport.h"
 
+#include "audit/auditrecord.h"
 #include "security/filesecretslot.h"
 
 #include <QCoreApplication>
 #include <QDir>
 #include <QEventLoop>
 #include <QFile>
+#include <QJsonDocument>
 #include <QRegularExpression>
+#include <QSqlQuery>
 #include <QTest>
+#include <QThread>
 
 namespace {
 void appendTo(const QString &name, const QString &text)
@@ -46,6 +50,49 @@ std::unique_ptr<TestSupport::TestStore> TestSupport::makeStore()
     store->opened = createStore(store->dir.filePath(QStringLiteral("store")), keyFile);
     store->secrets = loadSecrets(store->opened);
     return store;
+}
+
+TestSupport::TestStore::~TestStore()
+{
+    if (!opened.store)
+        return;
+    QSqlQuery q(db());
+    if (!q.exec(QStringLiteral("SELECT %1 FROM audit_records ORDER BY seq")
+                    .arg(AuditRecord::selectColumns()))) {
+        qWarning("cannot put the test store's audit log into the transcript");
+        return;
+    }
+    QString lines;
+    while (q.next())
+        lines +=
+            QString::fromUtf8(
+                QJsonDocument(AuditRecord::fromQuery(q).toJson()).toJson(QJsonDocument::Compact)) +
+            u'\n';
+    recordOutput(QStringLiteral("audit log of ") + dir.path(), lines);
+}
+
+bool TestSupport::TestStore::inThreads(int count,
+                                       const std::function<void(int, QSqlDatabase)> &body) const
+{
+    QAtomicInt failures = 0;
+    QList<QThread *> threads;
+    for (int t = 0; t < count; ++t) {
+        threads << QThread::create([this, t, &body, &failures] {
+            Expected<QSqlDatabase> c = opened.store->connection();
+            if (c)
+                body(t, c.value());
+            else
+                failures.ref();
+            opened.store->releaseThreadConnection();
+        });
+        threads.last()->start();
+    }
+    for (QThread *thread : std::as_const(threads)) {
+        if (!thread->wait(120000))
+            qFatal("a test thread did not end within two minutes");
+        delete thread;
+    }
+    return failures.loadRelaxed() == 0;
 }
 
 EngineSecrets TestSupport::loadSecrets(const OpenedStore &opened, bool create)

@@ -7,6 +7,8 @@
 #include <QStringList>
 #include <QTemporaryDir>
 
+#include <functional>
+
 namespace TestSupport {
 // A fresh random key written to `path` (mode 0600); returns the key.
 SecretKey writeKeyFile(const QString &path);
@@ -23,11 +25,17 @@ EngineSecrets loadSecrets(const OpenedStore &opened, bool create = true);
 // A fresh store with its secrets, in a temporary directory: the key file
 // is dir/store.key (so the pepper, audit key and anchor are dir/store.*)
 // and the store is dir/store.
+// Its audit log goes into the transcript when it is destroyed.
 struct TestStore {
     QTemporaryDir dir;
     OpenedStore opened;
     EngineSecrets secrets;
+
+    ~TestStore();
     QSqlDatabase db() const { return opened.store->connection().value(); }
+    // Runs body(thread number, that thread's own connection) on `count`
+    // threads at once; false unless all had a connection and ended in time.
+    bool inThreads(int count, const std::function<void(int, QSqlDatabase)> &body) const;
 };
 std::unique_ptr<TestStore> makeStore();
 
