@@ -72,8 +72,9 @@ QJsonObject AuditVerification::toJson() const
     return out;
 }
 
-Expected<AuditVerification> AuditVerifier::verify(QSqlDatabase db, const SecretKey &key,
-                                                  const std::optional<AuditTip> &anchor)
+Expected<AuditVerification>
+AuditVerifier::verify(QSqlDatabase db, const SecretKey &key, const std::optional<AuditTip> &anchor,
+                      const std::function<void(const AuditRecord &)> &visit)
 {
     AuditVerification v;
     v.anchor = anchor;
@@ -95,6 +96,8 @@ Expected<AuditVerification> AuditVerifier::verify(QSqlDatabase db, const SecretK
     QByteArray anchoredMac;
     while (q.next()) {
         const AuditRecord r = AuditRecord::fromQuery(q);
+        if (visit)
+            visit(r);
         if (v.checked == 0) {
             v.firstSeq = r.seq;
             const std::optional<QByteArray> before = macBefore(db, r.seq);

@@ -7,9 +7,11 @@
 #include <QSqlDatabase>
 #include <QStringList>
 
+#include <functional>
 #include <optional>
 
 class SecretKey;
+struct AuditRecord;
 
 // Walks the whole chain and recomputes every mac. Finds edited, inserted,
 // deleted and reordered records (each breaks the chain or the seq run),
@@ -31,8 +33,11 @@ struct AuditVerification {
 
 namespace AuditVerifier {
 // `anchor` is what the anchor slot holds (std::nullopt when it is empty).
+// `visit`, when given, sees each record as it is checked, in the same read
+// transaction (an export writes exactly what was verified).
 Expected<AuditVerification> verify(QSqlDatabase db, const SecretKey &key,
-                                   const std::optional<AuditTip> &anchor);
+                                   const std::optional<AuditTip> &anchor,
+                                   const std::function<void(const AuditRecord &)> &visit = {});
 // The cheap check at engine start: the anchored record is still there with
 // the same mac. Problems come back as the failure.
 Expected<void> checkAnchor(QSqlDatabase db, const std::optional<AuditTip> &anchor,
