@@ -43,6 +43,7 @@ private Q_SLOTS:
     void heartbeatsKeepTheLease();
     void cancelRetryPurge();
     void everyTransitionIsAudited();
+    void jobNamesCannotForgeLogLines();
 
 private:
     QSqlDatabase db() { return m_store->db(); }
@@ -269,6 +270,22 @@ void TestJobQueue::everyTransitionIsAudited()
     QVERIFY(!m_queue->cancel(db(), other.id, operatorActor, QStringLiteral("x"), T0 + 4));
     QCOMPARE(m_queue->find(db(), other.id)->state, Job::State::Queued);
     QCOMPARE(m_queue->find(db(), other.id)->attempts, 0);
+}
+
+void TestJobQueue::jobNamesCannotForgeLogLines()
+{
+    const QString forged = QStringLiteral(
+        "clip\nframehouse: authentication failure from 1.2.3.4 key=x reason=y\r\x1b[2J\u2028end");
+    submit(forged);
+    QSqlQuery q(db());
+    QVERIFY(q.exec(QStringLiteral("SELECT details FROM audit_records WHERE action = "
+                                  "'job.submitted'")) &&
+            q.next());
+    const QString details = q.value(0).toString();
+    for (const QChar c : details)
+        QVERIFY2(c.unicode() >= 0x20 && c.unicode() != 0x7f && c.unicode() != 0x2028,
+                 qPrintable(details));
+    QVERIFY(details.contains(QStringLiteral("clip\\\\nframehouse")));
 }
 
 QTEST_GUILESS_MAIN(TestJobQueue)
