@@ -2,7 +2,8 @@
 # Framehouse setup: installs what the project needs on Debian 12, builds it,
 # then runs the demo or the tests.
 #
-#   ./setup.sh run     install, build, and run the demo (a demo store: init, a key, checks)
+#   ./setup.sh run     install, build, and run the demo: a demo store, a key, and the
+#                      engine transcoding a generated sample
 #   ./setup.sh test    install, build, and run every test label
 #   ./setup.sh asan    install, build with AddressSanitizer + UBSan, run the tests
 #   ./setup.sh deps    install the packages only
@@ -116,19 +117,39 @@ run_tests() {
 demo() {
     store="$here/build/demo-store"
     keyfile="$here/build/demo-store.key"
-    ctl="$here/build/dev/app/ctl/framehousectl"
+    media="$here/build/demo-media"
+    bin="$here/build/dev/bin"
+    ctl="$bin/framehousectl"
     set -- --store "$store" --key-file "$keyfile"
     first=no
     [ -f "$store/framehouse.db" ] || first=yes
     # init is idempotent: it also creates the pepper and audit key if missing.
     "$ctl" store init "$@"
+    mkdir -p "$media/in" "$media/out"
     if [ "$first" = yes ]; then
         "$ctl" keys create "$@" --name demo --owner-id demo --owner-name "Demo operator" \
             --scopes jobs:submit,jobs:read --expires-in-days 1
+        "$ctl" farm roots add input "$media/in" "$@"
+        "$ctl" farm roots add output "$media/out" "$@"
     fi
     "$ctl" store check "$@"
     "$ctl" store info "$@"
     "$ctl" keys list "$@" --all
+
+    # The main job: the engine transcodes a generated sample.
+    [ -f "$media/in/sample.mp4" ] || ffmpeg -nostdin -loglevel error \
+        -f lavfi -i testsrc2=size=1280x720:rate=30:duration=5 \
+        -f lavfi -i sine=frequency=440:sample_rate=48000:duration=5 \
+        -c:v libx264 -preset veryfast -c:a aac -shortest "$media/in/sample.mp4"
+    "$bin/framehoused" "$@" --log-file "$here/build/demo-engine.log" 2>/dev/null &
+    engine=$!
+    trap 'kill "$engine" 2>/dev/null || true' EXIT INT TERM
+    "$ctl" jobs submit "$media/in/sample.mp4" --preset web-720p-h264 --wait "$@"
+    "$ctl" farm status "$@"
+    "$ctl" farm hw "$@"
+    kill "$engine"
+    wait "$engine" || true
+    trap - EXIT INT TERM
     "$ctl" audit verify "$@"
 }
 
@@ -137,5 +158,5 @@ run) install_deps; build dev; demo ;;
 test) install_deps; build dev; run_tests dev ;;
 asan) install_deps; build asan; run_tests asan ;;
 deps) install_deps ;;
-*) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+*) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

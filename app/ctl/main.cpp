@@ -1,6 +1,8 @@
 #include "auditcommands.h"
 #include "ctloutput.h"
 #include "engine/storeoptions.h"
+#include "farmcommands.h"
+#include "jobcommands.h"
 #include "keycommands.h"
 #include "security/processhardening.h"
 #include "settingscommands.h"
@@ -22,6 +24,10 @@ QString synopsisOf(const QString &group)
         return AuditCommands::synopsis();
     if (group == QLatin1String("settings"))
         return SettingsCommands::synopsis();
+    if (group == QLatin1String("jobs"))
+        return JobCommands::synopsis();
+    if (group == QLatin1String("farm"))
+        return FarmCommands::synopsis();
     return {};
 }
 
@@ -55,20 +61,23 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.setApplicationDescription(
-        tr("Framehouse command line.\n\nCommands:\n%1\n\n%2\n\n%3\n\n%4\n\n"
+        tr("Framehouse command line.\n\nCommands:\n%1\n\n%2\n\n%3\n\n%4\n\n%5\n\n%6\n\n"
            "Exit codes: 0 ok, 1 failed, 2 usage error, 3 verification failed.\n"
            "'framehousectl GROUP COMMAND --help' shows one command.")
             .arg(StoreCommands::synopsis(), KeyCommands::synopsis(), AuditCommands::synopsis(),
-                 SettingsCommands::synopsis()));
+                 SettingsCommands::synopsis(), JobCommands::synopsis(), FarmCommands::synopsis()));
     const QCommandLineOption help = parser.addHelpOption();
     const QCommandLineOption version = parser.addVersionOption();
-    parser.addPositionalArgument(QStringLiteral("group"), tr("store, keys, audit or settings"));
+    parser.addPositionalArgument(QStringLiteral("group"),
+                                 tr("store, keys, audit, settings, jobs or farm"));
     parser.addPositionalArgument(QStringLiteral("command"), tr("see Commands above"));
     parser.addOption({QStringLiteral("json"), tr("machine-readable output (JSON).")});
     StoreOptions::addTo(parser);
     StoreCommands::addOptions(parser);
     KeyCommands::addOptions(parser);
     AuditCommands::addOptions(parser);
+    JobCommands::addOptions(parser);
+    FarmCommands::addOptions(parser);
 
     if (!parser.parse(QCoreApplication::arguments()))
         return CtlOutput::report(parser.errorText(), CtlOutput::Usage);
@@ -91,8 +100,8 @@ int main(int argc, char *argv[])
     }
     if (synopsisOf(group).isEmpty())
         return CtlOutput::report(
-            tr("unknown command group '%1'; one of store, keys, audit, settings (see "
-               "'framehousectl --help')")
+            tr("unknown command group '%1'; one of store, keys, audit, settings, jobs, farm "
+               "(see 'framehousectl --help')")
                 .arg(group),
             CtlOutput::Usage);
     if (words.size() < 2)
@@ -102,6 +111,8 @@ int main(int argc, char *argv[])
     KeyCommands keys;
     AuditCommands audit;
     SettingsCommands settings;
+    JobCommands jobs;
+    FarmCommands farm;
     int exitCode = 0;
     const auto finished = [&](int code) {
         exitCode = code;
@@ -118,6 +129,10 @@ int main(int argc, char *argv[])
             keys.run(rest, parser, finished);
         } else if (group == QLatin1String("audit")) {
             audit.run(rest, parser, finished);
+        } else if (group == QLatin1String("jobs")) {
+            jobs.run(rest, parser, finished);
+        } else if (group == QLatin1String("farm")) {
+            farm.run(rest, parser, finished);
         } else {
             settings.run(rest, parser, finished);
         }

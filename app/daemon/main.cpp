@@ -3,13 +3,16 @@
 #include "enginestartup.h"
 #include "security/processhardening.h"
 #include "signalwatcher.h"
+#include "supervisor/farm.h"
 
 #include <QCoreApplication>
+#include <QDateTime>
+#include <QFileInfo>
 #include <QTextStream>
 #include <QTimer>
 
-// The headless engine. For now it owns the store (lock, key, migrations,
-// audit) until it is told to stop; the farm and the API join it later.
+// The headless engine: the store (lock, key, migrations, audit) and the
+// farm, until it is told to stop; the API joins it later.
 int main(int argc, char *argv[])
 {
     ProcessHardening::apply();
@@ -50,17 +53,36 @@ int main(int argc, char *argv[])
 
     SignalWatcher signals;
     EngineStartup engine;
+    Farm farm;
     int exitCode = 0;
+    bool stopping = false;
     QObject::connect(&signals, &SignalWatcher::terminationRequested, &app, [&](int signal) {
-        engine.stop(QStringLiteral("signal %1").arg(signal));
-        QCoreApplication::exit(0);
+        if (stopping)
+            return;
+        stopping = true;
+        // Workers first (their jobs go back to the queue), then the store.
+        farm.stop([&, signal] {
+            engine.stop(QStringLiteral("signal %1").arg(signal));
+            QCoreApplication::exit(0);
+        });
     });
     QTimer::singleShot(0, &app, [&] {
         engine.start(optionOrEnv("config", "FRAMEHOUSE_CONFIG"), request, [&](int code) {
             if (code != 0) {
                 exitCode = code;
                 QCoreApplication::exit(code);
+                return;
             }
+            const EngineStartup::Engine &running = engine.engine();
+            Supervisor::Config config;
+            config.workerProgram = Farm::workerProgram();
+            config.owner = QStringLiteral("engine-%1-%2")
+                               .arg(QCoreApplication::applicationPid())
+                               .arg(QDateTime::currentMSecsSinceEpoch());
+            config.uploadsDirectory =
+                QFileInfo(running.store.store->databasePath()).absolutePath() +
+                QStringLiteral("/uploads");
+            farm.start(running.store.store.get(), running.secrets.audit, config);
         });
     });
     const int loopCode = app.exec();

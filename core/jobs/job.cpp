@@ -39,9 +39,11 @@ std::optional<Job::State> Job::stateFromName(QStringView name)
 
 QString Job::selectColumns()
 {
-    return QStringLiteral("id, uuid, name, preset, spec, state, priority, submitted_by, "
-                          "submitted_at, started_at, finished_at, attempts, lease_owner, "
-                          "lease_expires_at, progress, encoder, output_path, error");
+    return QStringLiteral(
+        "id, uuid, name, preset, spec, state, priority, submitted_by, "
+        "submitted_at, started_at, finished_at, attempts, lease_owner, "
+        "lease_expires_at, progress, encoder, output_path, error, not_before, fps, "
+        "speed, worker_pid, output_removed_at");
 }
 
 Job Job::fromQuery(const QSqlQuery &q)
@@ -65,6 +67,11 @@ Job Job::fromQuery(const QSqlQuery &q)
     job.encoder = q.value(15).toString();
     job.outputPath = q.value(16).toString();
     job.error = q.value(17).toString();
+    job.notBefore = RowValues::optionalInt64(q.value(18));
+    job.fps = q.value(19).toDouble();
+    job.speed = q.value(20).toDouble();
+    job.workerPid = RowValues::optionalInt64(q.value(21));
+    job.outputRemovedAt = RowValues::optionalInt64(q.value(22));
     return job;
 }
 
@@ -86,6 +93,11 @@ QJsonObject Job::toJson() const
         {QStringLiteral("encoder"), RowValues::jsonText(encoder)},
         {QStringLiteral("output_path"), RowValues::jsonText(outputPath)},
         {QStringLiteral("error"), RowValues::jsonText(error)},
+        {QStringLiteral("not_before"), RowValues::jsonTime(notBefore)},
+        {QStringLiteral("fps"), fps},
+        {QStringLiteral("speed"), speed},
+        {QStringLiteral("worker_pid"), workerPid ? QJsonValue(*workerPid) : QJsonValue()},
+        {QStringLiteral("output_removed_at"), RowValues::jsonTime(outputRemovedAt)},
         {QStringLiteral("spec"), spec},
     };
 }

@@ -29,6 +29,11 @@ struct Job {
     QString encoder;
     QString outputPath;
     QString error;
+    std::optional<qint64> notBefore; // a retried job waits for its backoff
+    double fps = 0;                  // latest progress report of a running job
+    double speed = 0;
+    std::optional<qint64> workerPid;
+    std::optional<qint64> outputRemovedAt;
 
     bool isFinal() const
     {

@@ -5,10 +5,13 @@
 #include "store/store.h"
 
 #include <QCoreApplication>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QSqlError>
 #include <QSqlQuery>
 #include <QUuid>
+
+#include <algorithm>
 
 namespace {
 QString tr(const char *text) { return QCoreApplication::translate("JobQueue", text); }
@@ -77,6 +80,14 @@ Failure wrongState(const Job &job, const QString &wanted)
         JobQueue::WrongState);
 }
 
+qint64 backoff(int attempt)
+{
+    qint64 wait = JobQueue::RetryBackoffMs;
+    for (int i = 1; i < attempt && wait < JobQueue::MaxRetryBackoffMs; ++i)
+        wait *= 2;
+    return std::min(wait, JobQueue::MaxRetryBackoffMs);
+}
+
 QString workerActor(const QString &owner) { return QStringLiteral("system:") + owner; }
 } // namespace
 
@@ -129,8 +140,16 @@ Expected<std::optional<Job>> JobQueue::lease(QSqlDatabase db, const QString &own
         // two supervisors can never pick the same job.
         QSqlQuery next(w.db());
         next.setForwardOnly(true);
-        if (!next.exec(QStringLiteral("SELECT id FROM jobs WHERE state = 'queued' "
-                                      "ORDER BY priority DESC, submitted_at, id LIMIT 1")))
+        next.prepare(QStringLiteral(
+            "SELECT j.id FROM jobs j WHERE j.state = 'queued' "
+            "AND (j.not_before IS NULL OR j.not_before <= ?) "
+            "AND NOT EXISTS (SELECT 1 FROM api_keys k WHERE 'key:' || k.id = j.submitted_by "
+            "  AND k.max_concurrent_jobs IS NOT NULL AND k.max_concurrent_jobs <= "
+            "  (SELECT count(*) FROM jobs r WHERE r.state = 'running' "
+            "   AND r.submitted_by = j.submitted_by)) "
+            "ORDER BY j.priority DESC, j.submitted_at, j.id LIMIT 1"));
+        next.addBindValue(now);
+        if (!next.exec())
             return sqlFailure(tr("cannot read the queue"), next);
         if (!next.next())
             return {};
@@ -139,7 +158,8 @@ Expected<std::optional<Job>> JobQueue::lease(QSqlDatabase db, const QString &own
         q.prepare(QStringLiteral(
             "UPDATE jobs SET state = 'running', lease_owner = ?, lease_expires_at = ?, "
             "attempts = attempts + 1, started_at = coalesce(started_at, ?), progress = 0, "
-            "error = NULL WHERE id = ? AND state = 'queued'"));
+            "fps = NULL, speed = NULL, worker_pid = NULL, not_before = NULL, error = NULL "
+            "WHERE id = ? AND state = 'queued'"));
         q.addBindValue(owner);
         q.addBindValue(now + leaseMs);
         q.addBindValue(now);
@@ -162,13 +182,17 @@ Expected<std::optional<Job>> JobQueue::lease(QSqlDatabase db, const QString &own
 }
 
 Expected<void> JobQueue::heartbeat(QSqlDatabase db, qint64 id, const QString &owner, qint64 leaseMs,
-                                   double progress, qint64 now) const
+                                   const Progress &progress, qint64 now) const
 {
     QSqlQuery q(db);
-    q.prepare(QStringLiteral("UPDATE jobs SET lease_expires_at = ?, progress = ? WHERE id = ? "
+    q.prepare(QStringLiteral("UPDATE jobs SET lease_expires_at = ?, progress = ?, fps = ?, "
+                             "speed = ?, worker_pid = ? WHERE id = ? "
                              "AND state = 'running' AND lease_owner = ?"));
     q.addBindValue(now + leaseMs);
-    q.addBindValue(progress);
+    q.addBindValue(progress.fraction);
+    q.addBindValue(progress.fps);
+    q.addBindValue(progress.speed);
+    q.addBindValue(RowValues::nullable(progress.workerPid));
     q.addBindValue(id);
     q.addBindValue(owner);
     Expected<void> updated = exec(q, tr("cannot extend the lease of job %1").arg(id));
@@ -198,8 +222,11 @@ Expected<Job> JobQueue::finish(QSqlDatabase db, qint64 id, const QString &owner,
         QSqlQuery q(w.db());
         q.prepare(QStringLiteral(
             "UPDATE jobs SET state = ?, lease_owner = NULL, lease_expires_at = NULL, "
-            "finished_at = ?, progress = ?, encoder = ?, output_path = ?, error = ? WHERE id = ?"));
+            "worker_pid = NULL, not_before = ?, finished_at = ?, progress = ?, encoder = ?, "
+            "output_path = ?, error = ? WHERE id = ?"));
         q.addBindValue(state);
+        q.addBindValue(RowValues::nullable(
+            again ? std::optional<qint64>(now + backoff(job->attempts)) : std::nullopt));
         q.addBindValue(RowValues::nullable(again ? std::nullopt : std::optional<qint64>(now)));
         q.addBindValue(outcome.succeeded ? 1.0 : job->progress);
         q.addBindValue(RowValues::nullIfEmpty(outcome.encoder));
@@ -228,6 +255,35 @@ Expected<Job> JobQueue::finish(QSqlDatabase db, qint64 id, const QString &owner,
     if (!done)
         return done.failure();
     return *finished;
+}
+
+Expected<Job> JobQueue::release(QSqlDatabase db, qint64 id, const QString &owner,
+                                const QString &reason, qint64 now) const
+{
+    std::optional<Job> released;
+    Expected<void> done = m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        QSqlQuery q(w.db());
+        q.prepare(QStringLiteral(
+            "UPDATE jobs SET state = 'queued', lease_owner = NULL, lease_expires_at = NULL, "
+            "worker_pid = NULL, attempts = max(attempts - 1, 0), progress = 0 "
+            "WHERE id = ? AND state = 'running' AND lease_owner = ?"));
+        q.addBindValue(id);
+        q.addBindValue(owner);
+        Expected<void> updated = exec(q, tr("cannot release job %1").arg(id));
+        if (!updated)
+            return updated;
+        if (q.numRowsAffected() != 1)
+            return fail(tr("job %1 is no longer leased to %2").arg(id).arg(owner), WrongState);
+        Expected<Job> after = findIn(w.db(), id);
+        if (!after)
+            return after.failure();
+        released = after.value();
+        return recordTransition(w, *released, workerActor(owner), QStringLiteral("job.requeued"),
+                                QStringLiteral("released"), reason);
+    });
+    if (!done)
+        return done.failure();
+    return *released;
 }
 
 Expected<Job> JobQueue::cancel(QSqlDatabase db, qint64 id, const QString &actor,
@@ -292,7 +348,8 @@ Expected<Job> JobQueue::retry(QSqlDatabase db, qint64 id, const QString &actor, 
     return *queued;
 }
 
-Expected<void> JobQueue::purge(QSqlDatabase db, qint64 id, const QString &actor, qint64 now) const
+Expected<void> JobQueue::purge(QSqlDatabase db, qint64 id, const QString &actor, qint64 now,
+                               const QStringList &removedFiles) const
 {
     return m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
         Expected<Job> job = findIn(w.db(), id);
@@ -313,6 +370,9 @@ Expected<void> JobQueue::purge(QSqlDatabase db, qint64 id, const QString &actor,
         event.details = {{QStringLiteral("job"), id},
                          {QStringLiteral("name"), job->name},
                          {QStringLiteral("state"), Job::stateName(job->state)}};
+        if (!removedFiles.isEmpty())
+            event.details.insert(QStringLiteral("removed_files"),
+                                 QJsonArray::fromStringList(removedFiles));
         Expected<AuditRecord> written = w.append(event);
         if (!written)
             return written.failure();
@@ -322,14 +382,25 @@ Expected<void> JobQueue::purge(QSqlDatabase db, qint64 id, const QString &actor,
 
 Expected<int> JobQueue::reclaimExpired(QSqlDatabase db, qint64 now) const
 {
+    return reclaim(db, now, true);
+}
+
+Expected<int> JobQueue::reclaimOrphans(QSqlDatabase db, qint64 now) const
+{
+    return reclaim(db, now, false);
+}
+
+Expected<int> JobQueue::reclaim(QSqlDatabase db, qint64 now, bool onlyExpired) const
+{
     int handled = 0;
     Expected<void> done = m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
         QSqlQuery expired(w.db());
         expired.setForwardOnly(true);
         expired.prepare(QStringLiteral("SELECT %1 FROM jobs WHERE state = 'running' AND "
-                                       "lease_expires_at <= ? ORDER BY id")
+                                       "(lease_expires_at <= ? OR ?) ORDER BY id")
                             .arg(Job::selectColumns()));
         expired.addBindValue(now);
+        expired.addBindValue(onlyExpired ? 0 : 1);
         if (!expired.exec())
             return sqlFailure(tr("cannot read the leases"), expired);
         QList<Job> jobs;
@@ -338,11 +409,14 @@ Expected<int> JobQueue::reclaimExpired(QSqlDatabase db, qint64 now) const
         for (const Job &job : std::as_const(jobs)) {
             const bool again = job.attempts < m_maxAttempts;
             const QString reason =
-                tr("the lease of %1 ran out (worker or engine gone)").arg(job.leaseOwner);
+                onlyExpired
+                    ? tr("the lease of %1 ran out (worker or engine gone)").arg(job.leaseOwner)
+                    : tr("the engine that ran it (%1) stopped without finishing it")
+                          .arg(job.leaseOwner);
             QSqlQuery q(w.db());
             q.prepare(QStringLiteral("UPDATE jobs SET state = ?, lease_owner = NULL, "
-                                     "lease_expires_at = NULL, finished_at = ?, error = ? "
-                                     "WHERE id = ?"));
+                                     "lease_expires_at = NULL, worker_pid = NULL, "
+                                     "finished_at = ?, error = ? WHERE id = ?"));
             q.addBindValue(again ? QStringLiteral("queued") : QStringLiteral("failed"));
             q.addBindValue(RowValues::nullable(again ? std::nullopt : std::optional<qint64>(now)));
             q.addBindValue(reason);
@@ -385,4 +459,121 @@ Expected<QList<Job>> JobQueue::list(QSqlDatabase db) const
     while (q.next())
         jobs << Job::fromQuery(q);
     return jobs;
+}
+
+Expected<QList<Job>> JobQueue::list(QSqlDatabase db, const QString &state, int limit) const
+{
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT %1 FROM jobs WHERE (? = '' OR state = ?) ORDER BY id DESC "
+                             "LIMIT ?")
+                  .arg(Job::selectColumns()));
+    q.addBindValue(state);
+    q.addBindValue(state);
+    q.addBindValue(limit);
+    if (!q.exec())
+        return sqlFailure(tr("cannot list jobs"), q);
+    QList<Job> jobs;
+    while (q.next())
+        jobs << Job::fromQuery(q);
+    return jobs;
+}
+
+Expected<QPair<int, int>> JobQueue::depth(QSqlDatabase db) const
+{
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    if (!q.exec(QStringLiteral("SELECT coalesce(sum(state = 'queued'), 0), "
+                               "coalesce(sum(state = 'running'), 0) FROM jobs")))
+        return sqlFailure(tr("cannot count jobs"), q);
+    q.next();
+    return QPair<int, int>(q.value(0).toInt(), q.value(1).toInt());
+}
+
+Expected<void> JobQueue::note(QSqlDatabase db, qint64 id, const QString &kind,
+                              const QString &message, qint64 now) const
+{
+    return addEvent(db, id, now, kind, message);
+}
+
+Expected<void> JobQueue::appendLog(QSqlDatabase db, qint64 id, int attempt, const QString &text,
+                                   qint64 now) const
+{
+    QSqlQuery q(db);
+    q.prepare(
+        QStringLiteral("INSERT INTO job_logs (job_id, attempt, at, text) VALUES (?, ?, ?, ?)"));
+    q.addBindValue(id);
+    q.addBindValue(attempt);
+    q.addBindValue(now);
+    q.addBindValue(text);
+    return exec(q, tr("cannot save the log of job %1").arg(id));
+}
+
+Expected<QString> JobQueue::log(QSqlDatabase db, qint64 id) const
+{
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT attempt, text FROM job_logs WHERE job_id = ? ORDER BY id"));
+    q.addBindValue(id);
+    if (!q.exec())
+        return sqlFailure(tr("cannot read the log of job %1").arg(id), q);
+    QString text;
+    while (q.next()) {
+        text += tr("--- attempt %1\n").arg(q.value(0).toInt()) + q.value(1).toString();
+        if (!text.endsWith(QLatin1Char('\n')))
+            text += QLatin1Char('\n');
+    }
+    return text;
+}
+
+Expected<QList<JobQueue::Event>> JobQueue::events(QSqlDatabase db, qint64 id) const
+{
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT at, kind, message FROM job_events WHERE job_id = ? "
+                             "ORDER BY id"));
+    q.addBindValue(id);
+    if (!q.exec())
+        return sqlFailure(tr("cannot read the events of job %1").arg(id), q);
+    QList<Event> events;
+    while (q.next())
+        events << Event{q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString()};
+    return events;
+}
+
+Expected<QList<Job>> JobQueue::expiredOutputs(QSqlDatabase db, qint64 finishedBefore) const
+{
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT %1 FROM jobs WHERE state = 'succeeded' AND finished_at < ? "
+                             "AND output_path IS NOT NULL AND output_removed_at IS NULL "
+                             "ORDER BY finished_at")
+                  .arg(Job::selectColumns()));
+    q.addBindValue(finishedBefore);
+    if (!q.exec())
+        return sqlFailure(tr("cannot list expired outputs"), q);
+    QList<Job> jobs;
+    while (q.next())
+        jobs << Job::fromQuery(q);
+    return jobs;
+}
+
+Expected<void> JobQueue::markOutputRemoved(QSqlDatabase db, qint64 id, const QString &reason,
+                                           qint64 now) const
+{
+    return m_audit->commit(db, now, [&](AuditLog::Writer &w) -> Expected<void> {
+        QSqlQuery q(w.db());
+        q.prepare(QStringLiteral("UPDATE jobs SET output_removed_at = ? WHERE id = ? "
+                                 "AND output_removed_at IS NULL"));
+        q.addBindValue(now);
+        q.addBindValue(id);
+        Expected<void> updated = exec(q, tr("cannot update job %1").arg(id));
+        if (!updated)
+            return updated;
+        Expected<Job> job = findIn(w.db(), id);
+        if (!job)
+            return job.failure();
+        return recordTransition(w, job.value(), AuditEvent::systemActor(),
+                                QStringLiteral("job.output_removed"), QStringLiteral("ok"), reason);
+    });
 }

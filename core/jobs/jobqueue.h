@@ -4,7 +4,9 @@
 #include "job.h"
 
 #include <QList>
+#include <QPair>
 #include <QSqlDatabase>
+#include <QStringList>
 
 #include <memory>
 
@@ -34,6 +36,22 @@ public:
         QString outputPath;
     };
 
+    // A running job's latest report; the lease is renewed with it.
+    struct Progress {
+        Progress(double fractionDone = 0)
+            : fraction(fractionDone)
+        {}
+        double fraction = 0;
+        double fps = 0;
+        double speed = 0;
+        std::optional<qint64> workerPid;
+    };
+
+    // A failed attempt waits RetryBackoffMs * 2^(attempt - 1), at most
+    // MaxRetryBackoffMs, before it may be leased again.
+    static constexpr qint64 RetryBackoffMs = 2000;
+    static constexpr qint64 MaxRetryBackoffMs = 300000;
+
     // Failure::code of a transition that does not apply to the job's state.
     static constexpr int WrongState = 409;
     static constexpr int NotFound = 404;
@@ -43,32 +61,69 @@ public:
     Expected<Job> submit(QSqlDatabase db, const NewJob &job, const QString &actor,
                          qint64 now) const;
     // The next queued job, by priority then submission, leased to `owner`
-    // until now + leaseMs; std::nullopt when none is queued.
+    // until now + leaseMs; std::nullopt when none is queued. Jobs still in
+    // their retry backoff are skipped, and so are jobs of an API key that
+    // already runs as many jobs as its max_concurrent_jobs allows.
     Expected<std::optional<Job>> lease(QSqlDatabase db, const QString &owner, qint64 leaseMs,
                                        qint64 now) const;
     // Extends the lease; fails with WrongState when `owner` lost it.
     Expected<void> heartbeat(QSqlDatabase db, qint64 id, const QString &owner, qint64 leaseMs,
-                             double progress, qint64 now) const;
+                             const Progress &progress, qint64 now) const;
     // Ends an attempt. Only the lease owner of a running job can, and only
     // once: a second report, or one from a worker whose lease expired, is
     // refused with WrongState.
     Expected<Job> finish(QSqlDatabase db, qint64 id, const QString &owner, const Outcome &outcome,
                          qint64 now) const;
+    // Gives a running job back to the queue as it was before this attempt
+    // (the attempt is not counted, no backoff): the engine is stopping.
+    Expected<Job> release(QSqlDatabase db, qint64 id, const QString &owner, const QString &reason,
+                          qint64 now) const;
     Expected<Job> cancel(QSqlDatabase db, qint64 id, const QString &actor, const QString &reason,
                          qint64 now) const;
     Expected<Job> retry(QSqlDatabase db, qint64 id, const QString &actor, qint64 now) const;
     // Deletes a finished job and its events (the farm removes its files).
-    Expected<void> purge(QSqlDatabase db, qint64 id, const QString &actor, qint64 now) const;
+    // `removedFiles`, the files removed with it, go into the audit record.
+    Expected<void> purge(QSqlDatabase db, qint64 id, const QString &actor, qint64 now,
+                         const QStringList &removedFiles = {}) const;
     // Running jobs whose lease ran out go back to the queue, or fail once
     // they have used every attempt. Returns how many were handled.
     Expected<int> reclaimExpired(QSqlDatabase db, qint64 now) const;
+    // Every running job, lease or not: an engine that has just taken the
+    // store exclusively knows that no worker of a previous engine is left.
+    Expected<int> reclaimOrphans(QSqlDatabase db, qint64 now) const;
+
+    // A job event without a transition (encoder chosen, fallback reasons).
+    Expected<void> note(QSqlDatabase db, qint64 id, const QString &kind, const QString &message,
+                        qint64 now) const;
+    // The worker's redacted stderr of one attempt.
+    Expected<void> appendLog(QSqlDatabase db, qint64 id, int attempt, const QString &text,
+                             qint64 now) const;
+    Expected<QString> log(QSqlDatabase db, qint64 id) const;
+    struct Event {
+        qint64 at = 0;
+        QString kind;
+        QString message;
+    };
+    Expected<QList<Event>> events(QSqlDatabase db, qint64 id) const;
+
+    // Succeeded jobs whose output is older than `finishedBefore` and still there.
+    Expected<QList<Job>> expiredOutputs(QSqlDatabase db, qint64 finishedBefore) const;
+    // Records that retention removed the output (event + audit record).
+    Expected<void> markOutputRemoved(QSqlDatabase db, qint64 id, const QString &reason,
+                                     qint64 now) const;
 
     Expected<Job> find(QSqlDatabase db, qint64 id) const;
     Expected<QList<Job>> list(QSqlDatabase db) const;
+    // Jobs in one state (all when empty), newest first, at most `limit`.
+    Expected<QList<Job>> list(QSqlDatabase db, const QString &state, int limit) const;
+    // How many jobs are queued and running.
+    Expected<QPair<int, int>> depth(QSqlDatabase db) const;
 
     int maxAttempts() const { return m_maxAttempts; }
 
 private:
+    Expected<int> reclaim(QSqlDatabase db, qint64 now, bool onlyExpired) const;
+
     std::shared_ptr<const AuditLog> m_audit;
     int m_maxAttempts;
 };

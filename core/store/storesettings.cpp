@@ -30,6 +30,23 @@ const QList<StoreSettings::Definition> &StoreSettings::definitions()
         {AuditRetentionDays, 365, 30, 36500,
          QT_TRANSLATE_NOOP("StoreSettings",
                            "audit records older than this may be pruned (with a checkpoint)")},
+        {FarmWorkers, 0, 0, 256,
+         QT_TRANSLATE_NOOP("StoreSettings",
+                           "worker processes in the pool; 0 derives it from the cores")},
+        {FarmPaused, 0, 0, 1,
+         QT_TRANSLATE_NOOP("StoreSettings", "1: start no new jobs (running ones finish)")},
+        {FarmMaxAttempts, 3, 1, 20,
+         QT_TRANSLATE_NOOP("StoreSettings",
+                           "attempts a job gets when workers crash, hang or are killed")},
+        {FarmNvencSessions, 8, 1, 64,
+         QT_TRANSLATE_NOOP("StoreSettings", "concurrent NVENC sessions allowed per GPU")},
+        {FarmJobTimeoutMinutes, 360, 1, 10080,
+         QT_TRANSLATE_NOOP("StoreSettings", "wall-clock limit of one attempt")},
+        {FarmStallTimeoutSeconds, 120, 5, 3600,
+         QT_TRANSLATE_NOOP("StoreSettings",
+                           "a worker silent this long is taken for hung and killed")},
+        {FarmOutputRetentionDays, 30, 1, 36500,
+         QT_TRANSLATE_NOOP("StoreSettings", "finished jobs' outputs older than this are removed")},
     };
     return all;
 }

@@ -22,6 +22,13 @@ struct Definition {
 inline constexpr QLatin1StringView DefaultKeyExpiryDays{"keys.default_expiry_days"};
 inline constexpr QLatin1StringView MaximumKeyExpiryDays{"keys.max_expiry_days"};
 inline constexpr QLatin1StringView AuditRetentionDays{"audit.retention_days"};
+inline constexpr QLatin1StringView FarmWorkers{"farm.workers"};
+inline constexpr QLatin1StringView FarmPaused{"farm.paused"};
+inline constexpr QLatin1StringView FarmMaxAttempts{"farm.max_attempts"};
+inline constexpr QLatin1StringView FarmNvencSessions{"farm.nvenc_sessions"};
+inline constexpr QLatin1StringView FarmJobTimeoutMinutes{"farm.job_timeout_minutes"};
+inline constexpr QLatin1StringView FarmStallTimeoutSeconds{"farm.stall_timeout_s"};
+inline constexpr QLatin1StringView FarmOutputRetentionDays{"farm.output_retention_days"};
 
 const QList<Definition> &definitions();
 // The stored value, or the default when unset.

@@ -182,10 +182,19 @@ void TestJobQueue::anExpiredLeaseReturnsTheJobUntilAttemptsRunOut()
     // A crash reported by the supervisor retries the same way.
     const Job crashy = submit(QStringLiteral("crashy"));
     for (int attempt = 1; attempt <= 3; ++attempt) {
+        // Each retry waits twice as long as the one before.
+        const qint64 wait = JobQueue::RetryBackoffMs << (attempt - 1);
         QVERIFY(m_queue->lease(db(), QStringLiteral("w"), LeaseMs, now).value());
         Expected<Job> after = m_queue->finish(db(), crashy.id, QStringLiteral("w"), crashed(), now);
         QVERIFY(after);
         QCOMPARE(after->state, attempt < 3 ? Job::State::Queued : Job::State::Failed);
+        if (attempt == 3) {
+            QVERIFY(!after->notBefore);
+            break;
+        }
+        QCOMPARE(after->notBefore.value_or(0), now + wait);
+        QVERIFY(!m_queue->lease(db(), QStringLiteral("w"), LeaseMs, now + wait - 1).value());
+        now += wait;
     }
 }
 
@@ -239,8 +248,9 @@ void TestJobQueue::everyTransitionIsAudited()
     const Job job = submit(QStringLiteral("audited"));
     QVERIFY(m_queue->lease(db(), QStringLiteral("w1"), LeaseMs, T0).value());
     QVERIFY(m_queue->finish(db(), job.id, QStringLiteral("w1"), crashed(), T0 + 1));
-    QVERIFY(m_queue->lease(db(), QStringLiteral("w1"), LeaseMs, T0 + 2).value());
-    QVERIFY(m_queue->finish(db(), job.id, QStringLiteral("w1"), succeeded(), T0 + 3));
+    const qint64 retryAt = T0 + 1 + JobQueue::RetryBackoffMs;
+    QVERIFY(m_queue->lease(db(), QStringLiteral("w1"), LeaseMs, retryAt).value());
+    QVERIFY(m_queue->finish(db(), job.id, QStringLiteral("w1"), succeeded(), retryAt + 1));
     QSqlQuery events(db());
     QVERIFY(events.exec(QStringLiteral("SELECT kind FROM job_events ORDER BY id")));
     QStringList kinds;

@@ -9,6 +9,21 @@
 
 #include <functional>
 
+// A framehousectl run that must exit 0; `run` is evaluated once (it may be
+// the call itself).
+#define VERIFY_SUCCEEDS(run)                                                                       \
+    do {                                                                                           \
+        const TestSupport::Run &succeeded_ = (run);                                                \
+        QVERIFY2(succeeded_.exitCode == 0, qPrintable(QStringLiteral("exit code %1; stderr: %2")   \
+                                                          .arg(succeeded_.exitCode)                \
+                                                          .arg(succeeded_.err)));                  \
+    } while (false)
+
+// QVERIFY for an Expected: the failure's message only when there is one
+// (QVERIFY2 evaluates its message either way).
+#define VERIFY_EXPECTED(expected)                                                                  \
+    QVERIFY2(bool(expected), (expected) ? "" : qPrintable((expected).error()))
+
 namespace TestSupport {
 // A fresh random key written to `path` (mode 0600); returns the key.
 SecretKey writeKeyFile(const QString &path);

@@ -20,6 +20,10 @@ static const char *const seeds[] = {
     "  VALUES ('abcdefghijkl', 'ci', 'alice', 'jobs:submit', zeroblob(32), 1, 2);"
     "INSERT INTO audit_records VALUES (1, 1, 'system', 'engine.start', NULL, 'ok', NULL, NULL, "
     "  zeroblob(32));",
+    /* v3 */
+    "INSERT INTO farm_roots VALUES ('output', '/srv/out', 1);"
+    "INSERT INTO job_logs (job_id, attempt, at, text) VALUES (1, 1, 3, 'worker said');"
+    "UPDATE jobs SET not_before = 4, fps = 30.5 WHERE id = 1;",
 };
 
 class TestMigrations : public QObject {
