@@ -144,6 +144,7 @@ demo() {
     "$bin/framehoused" "$@" --log-file "$here/build/demo-engine.log" 2>/dev/null &
     engine=$!
     trap 'kill "$engine" 2>/dev/null || true' EXIT INT TERM
+    rm -f "$media/out/sample.mp4" # outputs are never replaced by another job
     "$ctl" jobs submit "$media/in/sample.mp4" --preset web-720p-h264 --wait "$@"
     "$ctl" farm status "$@"
     "$ctl" farm hw "$@"

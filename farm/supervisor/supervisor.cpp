@@ -20,6 +20,7 @@
 #include <cerrno>
 #include <cstring>
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 Q_LOGGING_CATEGORY(farmCategory, "framehouse.farm")
@@ -34,11 +35,14 @@ constexpr int ProbeTimeoutMs = 60000;
 } // namespace
 
 struct Supervisor::Attempt {
+    quint64 serial = 0;
+    QString owner; // the lease owner: this engine and this attempt
     Job job;
     JobSpec spec;
     int inputFd = -1;
     std::unique_ptr<OutputFile> output;
     std::unique_ptr<WorkerProcess> worker;
+    EncoderChoice choice;
     bool softwareOnly = false;
     bool firstFrameNoted = false;
     bool lost = false; // cancelled or taken away: end without a transition
@@ -97,6 +101,7 @@ void Supervisor::start()
 {
     Expected<QSqlDatabase> db = m_store->connection();
     if (db) {
+        readSettings(db.value());
         Expected<int> orphans = queue().reclaimOrphans(db.value(), now());
         if (!orphans)
             logProblem(orphans.error());
@@ -136,6 +141,9 @@ void Supervisor::probeHardware()
     timeout->setSingleShot(true);
     connect(timeout, &QTimer::timeout, probe, [probe] { probe->kill(); });
     connect(probe, &QProcess::finished, this, [this, probe](int, QProcess::ExitStatus) {
+        probe->deleteLater();
+        if (m_stopping)
+            return;
         CapabilityMatrix matrix;
         const QByteArray line = probe->readAllStandardOutput().trimmed();
         const QJsonObject json = QJsonDocument::fromJson(line).object();
@@ -153,7 +161,6 @@ void Supervisor::probeHardware()
                 logProblem(saved.error());
         }
         Q_EMIT capabilitiesProbed(matrix);
-        probe->deleteLater();
         tick();
     });
     connect(probe, &QProcess::errorOccurred, this, [this, probe](QProcess::ProcessError error) {
@@ -165,6 +172,23 @@ void Supervisor::probeHardware()
     });
     timeout->start(ProbeTimeoutMs);
     probe->start();
+}
+
+void Supervisor::readSettings(QSqlDatabase db)
+{
+    const auto setting = [&](QLatin1StringView key, qint64 fallback) {
+        Expected<qint64> value = StoreSettings::value(db, key);
+        return value ? value.value() : fallback;
+    };
+    m_paused = setting(StoreSettings::FarmPaused, 0) != 0;
+    m_maxAttempts = int(setting(StoreSettings::FarmMaxAttempts, 3));
+    m_nvencSessions = int(setting(StoreSettings::FarmNvencSessions, 8));
+    m_jobTimeoutMs = setting(StoreSettings::FarmJobTimeoutMinutes, 360) * 60000;
+    m_stallTimeoutMs = setting(StoreSettings::FarmStallTimeoutSeconds, 120) * 1000;
+    if (m_config.poolSize <= 0) {
+        const int configured = int(setting(StoreSettings::FarmWorkers, 0));
+        m_config.poolSize = configured > 0 ? configured : -1;
+    }
 }
 
 void Supervisor::tick()
@@ -188,19 +212,7 @@ void Supervisor::tick()
     QSqlDatabase db = connection.value();
     if (t - m_lastSettingsRead >= SettingsEveryMs) {
         m_lastSettingsRead = t;
-        const auto setting = [&](QLatin1StringView key, qint64 fallback) {
-            Expected<qint64> value = StoreSettings::value(db, key);
-            return value ? value.value() : fallback;
-        };
-        m_paused = setting(StoreSettings::FarmPaused, 0) != 0;
-        m_maxAttempts = int(setting(StoreSettings::FarmMaxAttempts, 3));
-        m_nvencSessions = int(setting(StoreSettings::FarmNvencSessions, 8));
-        m_jobTimeoutMs = setting(StoreSettings::FarmJobTimeoutMinutes, 360) * 60000;
-        m_stallTimeoutMs = setting(StoreSettings::FarmStallTimeoutSeconds, 120) * 1000;
-        if (m_config.poolSize == 0 || m_config.poolSize == -1) {
-            const int configured = int(setting(StoreSettings::FarmWorkers, 0));
-            m_config.poolSize = configured > 0 ? configured : -1;
-        }
+        readSettings(db);
     }
     if (t - m_lastHeartbeat >= m_config.heartbeatMs) {
         m_lastHeartbeat = t;
@@ -234,69 +246,99 @@ void Supervisor::tick()
 
 Expected<void> Supervisor::leaseOne()
 {
-    Expected<QSqlDatabase> db = m_store->connection();
-    if (!db)
-        return db.failure();
+    Expected<QSqlDatabase> connection = m_store->connection();
+    if (!connection)
+        return connection.failure();
+    QSqlDatabase db = connection.value();
     const JobQueue jobs = queue();
-    Expected<std::optional<Job>> leased =
-        jobs.lease(db.value(), m_config.owner, m_config.leaseMs, now());
+    auto attempt = std::make_unique<Attempt>();
+    attempt->serial = ++m_lastSerial;
+    attempt->owner = m_config.owner + u'/' + QString::number(attempt->serial);
+    Expected<std::optional<Job>> leased = jobs.lease(db, attempt->owner, m_config.leaseMs, now());
     if (!leased)
         return leased.failure();
     if (!leased.value())
         return fail(QString()); // nothing queued
-    const Job job = *leased.value();
+    attempt->job = *leased.value();
+    const Job &job = attempt->job;
 
     Expected<JobSpec> spec = JobSpec::fromJson(job.spec);
     if (!spec) {
-        failAtOnce(job, tr("the stored spec is not valid: %1").arg(spec.error()));
+        failAtOnce(*attempt, tr("the stored spec is not valid: %1").arg(spec.error()));
         return {};
     }
-    Expected<void> allowed = FarmRoots::check(db.value(), spec.value());
-    if (!allowed) {
-        failAtOnce(job, allowed.error());
-        return {};
-    }
-    QString inputPath = spec->inputPath;
-    if (!spec->inputUpload.isEmpty())
-        inputPath = m_config.uploadsDirectory + u'/' + spec->inputUpload;
-    else
-        inputPath = QFileInfo(inputPath).canonicalFilePath();
-
-    auto attempt = std::make_unique<Attempt>();
-    attempt->job = job;
     attempt->spec = spec.value();
-    attempt->inputFd =
-        ::open(inputPath.toLocal8Bit().constData(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (attempt->inputFd < 0) {
-        failAtOnce(
-            job, tr("cannot open the input: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
+    Expected<void> allowed = FarmRoots::check(db, attempt->spec);
+    Expected<QStringList> outputRoots = FarmRoots::list(db, FarmRoots::Kind::Output);
+    if (!allowed || !outputRoots) {
+        failAtOnce(*attempt, !allowed ? allowed.error() : outputRoots.error());
         return {};
     }
+    Expected<int> input = openInput(db, attempt->spec);
+    if (!input) {
+        failAtOnce(*attempt, input.error());
+        return {};
+    }
+    attempt->inputFd = input.value();
     attempt->output = std::make_unique<OutputFile>();
-    Expected<void> created =
-        attempt->output->create(QFileInfo(spec->outputDirectory).canonicalFilePath(),
-                                spec->outputName, job.uuid, job.attempts);
+    Expected<void> created = attempt->output->create(attempt->spec.outputDirectory,
+                                                     outputRoots.value(), attempt->spec.outputName,
+                                                     job.uuid, QString::number(attempt->serial));
     if (!created) {
         JobQueue::Outcome outcome;
         outcome.retryable = true;
         outcome.error = created.error();
-        Expected<Job> finished = jobs.finish(db.value(), job.id, m_config.owner, outcome, now());
+        Expected<Job> finished = jobs.finish(db, job.id, attempt->owner, outcome, now());
         if (!finished)
             logProblem(finished.error());
         return {};
     }
     Attempt *raw = attempt.release();
-    m_attempts.insert(job.id, raw);
-    launch(*raw, spec->hardware == JobSpec::Hardware::Software);
+    m_attempts.insert(raw->serial, raw);
+    launch(*raw, raw->spec.hardware == JobSpec::Hardware::Software);
     return {};
+}
+
+Expected<int> Supervisor::openInput(QSqlDatabase db, const JobSpec &spec) const
+{
+    QString path;
+    QStringList roots;
+    if (!spec.inputUpload.isEmpty()) {
+        path = m_config.uploadsDirectory + u'/' + spec.inputUpload;
+        roots << QFileInfo(m_config.uploadsDirectory).canonicalFilePath();
+    } else {
+        Expected<QStringList> inputRoots = FarmRoots::list(db, FarmRoots::Kind::Input);
+        if (!inputRoots)
+            return inputRoots.failure();
+        path = spec.inputPath;
+        roots = inputRoots.value();
+    }
+    // Non-blocking, so that a FIFO swapped in cannot hang the farm thread;
+    // then checked by what the descriptor is, not by the name opened.
+    const int fd =
+        ::open(path.toLocal8Bit().constData(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0)
+        return fail(
+            tr("cannot open the input: %1").arg(QString::fromLocal8Bit(std::strerror(errno))));
+    struct stat info {};
+    Expected<QString> inside =
+        FarmRoots::resolveInside(OutputFile::descriptorPath(fd), roots, FarmRoots::Kind::Input);
+    if (!inside || ::fstat(fd, &info) != 0 || !S_ISREG(info.st_mode) ||
+        ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) & ~O_NONBLOCK) != 0) {
+        ::close(fd);
+        return fail(inside ? tr("input.path: not a regular file")
+                           : QStringLiteral("input.path: ") + inside.error());
+    }
+    return fd;
 }
 
 void Supervisor::launch(Attempt &attempt, bool softwareOnly)
 {
     attempt.softwareOnly = softwareOnly;
-    const EncoderChoice choice = EncoderChoice::choose(
+    attempt.choice = EncoderChoice::choose(
         attempt.spec.videoCodec, softwareOnly ? JobSpec::Hardware::Software : attempt.spec.hardware,
         m_matrix, nvencInUse() < m_nvencSessions);
+    const EncoderChoice &choice = attempt.choice;
     WorkerRequest request;
     request.job = attempt.job.id;
     request.spec = attempt.spec;
@@ -305,21 +347,30 @@ void Supervisor::launch(Attempt &attempt, bool softwareOnly)
     request.fileSizeMb = m_config.limitFileSizeMb;
     // CPU seconds of all threads together: the wall-clock limit on every core.
     request.cpuSeconds = m_jobTimeoutMs / 1000 * std::max(1, QThread::idealThreadCount());
-    const qint64 jobId = attempt.job.id;
+    const quint64 serial = attempt.serial;
     attempt.worker = std::make_unique<WorkerProcess>(m_config.workerProgram);
     WorkerProcess *worker = attempt.worker.get();
-    connect(worker, &WorkerProcess::started, this, [this, jobId](const QJsonObject &message) {
-        Attempt *a = m_attempts.value(jobId);
+    connect(worker, &WorkerProcess::started, this, [this, serial](const QJsonObject &message) {
+        Attempt *a = m_attempts.value(serial);
         if (!a)
             return;
-        a->encoder = message.value(QLatin1StringView("encoder")).toString();
+        const qint64 jobId = a->job.id;
+        // Only a name the worker was offered: the worker parsed hostile
+        // media, so its words are not taken into events and the audit.
+        const QString encoder = message.value(QLatin1StringView("encoder")).toString();
+        a->encoder.clear();
+        for (const EncoderChoice::Candidate &candidate : std::as_const(a->choice.candidates)) {
+            if (candidate.encoder == encoder)
+                a->encoder = encoder;
+        }
         a->hardware = message.value(QLatin1StringView("hardware")).toBool();
         a->expectedUs = message.value(QLatin1StringView("expected_duration_us")).toInteger();
         QStringList reasons;
         for (const QJsonValue &fallback : message.value(QLatin1StringView("fallbacks")).toArray()) {
             const QJsonObject f = fallback.toObject();
-            reasons << f.value(QLatin1StringView("encoder")).toString() + QStringLiteral(": ") +
-                           f.value(QLatin1StringView("reason")).toString();
+            reasons << f.value(QLatin1StringView("encoder")).toString().left(64) +
+                           QStringLiteral(": ") +
+                           f.value(QLatin1StringView("reason")).toString().left(400);
         }
         QString text = a->encoder.isEmpty()
                            ? tr("stream copy")
@@ -334,10 +385,11 @@ void Supervisor::launch(Attempt &attempt, bool softwareOnly)
                 logProblem(noted.error());
         }
     });
-    connect(worker, &WorkerProcess::progressed, this, [this, jobId](const QJsonObject &message) {
-        Attempt *a = m_attempts.value(jobId);
+    connect(worker, &WorkerProcess::progressed, this, [this, serial](const QJsonObject &message) {
+        Attempt *a = m_attempts.value(serial);
         if (!a)
             return;
+        const qint64 jobId = a->job.id;
         if (!a->firstFrameNoted) {
             a->firstFrameNoted = true;
             const qint64 t = now();
@@ -357,7 +409,7 @@ void Supervisor::launch(Attempt &attempt, bool softwareOnly)
     });
     connect(
         worker, &WorkerProcess::ended, this,
-        [this, jobId](const WorkerProcess::End &end) { attemptEnded(jobId, end); },
+        [this, serial](const WorkerProcess::End &end) { attemptEnded(serial, end); },
         Qt::QueuedConnection);
     worker->start(request, attempt.inputFd, attempt.output->fd());
     attempt.progress.workerPid = worker->pid();
@@ -382,7 +434,7 @@ void Supervisor::heartbeats()
     for (Attempt *attempt : std::as_const(m_attempts)) {
         if (attempt->lost)
             continue;
-        Expected<void> renewed = jobs.heartbeat(db.value(), attempt->job.id, m_config.owner,
+        Expected<void> renewed = jobs.heartbeat(db.value(), attempt->job.id, attempt->owner,
                                                 m_config.leaseMs, attempt->progress, now());
         if (!renewed) {
             if (renewed.code() == JobQueue::WrongState) {
@@ -406,11 +458,12 @@ void Supervisor::heartbeats()
     }
 }
 
-void Supervisor::attemptEnded(qint64 jobId, const WorkerProcess::End &end)
+void Supervisor::attemptEnded(quint64 serial, const WorkerProcess::End &end)
 {
-    Attempt *attempt = m_attempts.value(jobId);
+    Attempt *attempt = m_attempts.value(serial);
     if (!attempt)
         return;
+    const qint64 jobId = attempt->job.id;
     Expected<QSqlDatabase> connection = m_store->connection();
     if (!connection) {
         logProblem(connection.error());
@@ -429,7 +482,7 @@ void Supervisor::attemptEnded(qint64 jobId, const WorkerProcess::End &end)
     } else if (m_stopping && end.errorCode == WorkerProcess::Stopped) {
         attempt->output->discard();
         Expected<Job> released =
-            jobs.release(db, jobId, m_config.owner, tr("the engine stopped"), now());
+            jobs.release(db, jobId, attempt->owner, tr("the engine stopped"), now());
         if (!released)
             logProblem(released.error());
     } else if (end.finished) {
@@ -440,14 +493,18 @@ void Supervisor::attemptEnded(qint64 jobId, const WorkerProcess::End &end)
             outcome.succeeded = true;
             outcome.outputPath = committed.value();
         } else {
-            outcome.retryable = true;
+            outcome.retryable = committed.code() != EEXIST;
             outcome.error = committed.error();
         }
-        Expected<Job> finished = jobs.finish(db, jobId, m_config.owner, outcome, now());
+        Expected<Job> finished = jobs.finish(db, jobId, attempt->owner, outcome, now());
         if (!finished) {
-            if (committed)
+            // Cancelled or taken away meanwhile: the output goes. Any other
+            // error (the store busy) keeps it: the lease runs out, the job
+            // runs again and may replace its own output.
+            if (committed &&
+                (finished.code() == JobQueue::WrongState || finished.code() == JobQueue::NotFound))
                 attempt->output->removeCommitted();
-            if (finished.code() != JobQueue::WrongState)
+            else
                 logProblem(finished.error());
         }
     } else if (end.hardwareFailed && !attempt->softwareOnly && !m_stopping) {
@@ -458,11 +515,8 @@ void Supervisor::attemptEnded(qint64 jobId, const WorkerProcess::End &end)
                       now());
         if (!noted)
             logProblem(noted.error());
-        attempt->output->discard();
-        attempt->output = std::make_unique<OutputFile>();
-        Expected<void> created = attempt->output->create(
-            QFileInfo(attempt->spec.outputDirectory).canonicalFilePath(), attempt->spec.outputName,
-            attempt->job.uuid, attempt->job.attempts);
+        Expected<void> created =
+            attempt->output->recreate(QString::number(attempt->serial) + QStringLiteral("sw"));
         if (created) {
             attempt->worker.release()->deleteLater();
             attempt->encoder.clear();
@@ -472,7 +526,7 @@ void Supervisor::attemptEnded(qint64 jobId, const WorkerProcess::End &end)
         JobQueue::Outcome outcome;
         outcome.retryable = true;
         outcome.error = created.error();
-        Expected<Job> finished = jobs.finish(db, jobId, m_config.owner, outcome, now());
+        Expected<Job> finished = jobs.finish(db, jobId, attempt->owner, outcome, now());
         if (!finished)
             logProblem(finished.error());
     } else {
@@ -481,24 +535,25 @@ void Supervisor::attemptEnded(qint64 jobId, const WorkerProcess::End &end)
         outcome.retryable = end.retryable;
         outcome.error = end.message;
         outcome.encoder = attempt->encoder;
-        Expected<Job> finished = jobs.finish(db, jobId, m_config.owner, outcome, now());
+        Expected<Job> finished = jobs.finish(db, jobId, attempt->owner, outcome, now());
         if (!finished && finished.code() != JobQueue::WrongState)
             logProblem(finished.error());
     }
-    m_attempts.remove(jobId);
+    m_attempts.remove(serial);
     attempt->worker.release()->deleteLater();
     delete attempt;
     QTimer::singleShot(0, this, &Supervisor::tick);
 }
 
-void Supervisor::failAtOnce(const Job &job, const QString &reason)
+void Supervisor::failAtOnce(const Attempt &attempt, const QString &reason)
 {
     Expected<QSqlDatabase> db = m_store->connection();
     if (!db)
         return;
     JobQueue::Outcome outcome;
     outcome.error = reason;
-    Expected<Job> finished = queue().finish(db.value(), job.id, m_config.owner, outcome, now());
+    Expected<Job> finished =
+        queue().finish(db.value(), attempt.job.id, attempt.owner, outcome, now());
     if (!finished)
         logProblem(finished.error());
 }
@@ -557,9 +612,14 @@ void Supervisor::removeExpiredOutputs()
         Expected<QString> inside =
             roots ? FarmRoots::resolveInside(job.outputPath, roots.value(), FarmRoots::Kind::Output)
                   : Expected<QString>(roots.failure());
-        if (!inside) {
-            // Gone already, or no longer inside a root: never delete there.
-            reason += tr("; file not removed: %1").arg(inside.error());
+        struct stat info {};
+        if (!inside || inside.value() != job.outputPath ||
+            ::lstat(job.outputPath.toLocal8Bit().constData(), &info) != 0 ||
+            !S_ISREG(info.st_mode)) {
+            // Gone already, replaced by a link, or no longer inside a root:
+            // never delete there.
+            reason += tr("; file not removed: %1")
+                          .arg(inside ? tr("not the regular file the job wrote") : inside.error());
         } else if (::unlink(inside->toLocal8Bit().constData()) != 0) {
             logProblem(tr("cannot remove the expired output of job %1: %2")
                            .arg(job.id)

@@ -74,9 +74,12 @@ private:
     Expected<void> leaseOne();
     void launch(Attempt &attempt, bool softwareOnly);
     void heartbeats();
-    void attemptEnded(qint64 jobId, const WorkerProcess::End &end);
-    void finishAttempt(Attempt &attempt, const JobQueue::Outcome &outcome);
-    void failAtOnce(const Job &job, const QString &reason);
+    void attemptEnded(quint64 serial, const WorkerProcess::End &end);
+    void failAtOnce(const Attempt &attempt, const QString &reason);
+    void readSettings(QSqlDatabase db);
+    // The job's input, opened and checked to be a regular file inside an
+    // input root (or the uploads directory).
+    Expected<int> openInput(QSqlDatabase db, const JobSpec &spec) const;
     void probeHardware();
     void publishPool();
     void removeExpiredOutputs();
@@ -103,6 +106,7 @@ private:
     qint64 m_lastReclaim = 0;
     qint64 m_lastPublish = 0;
     qint64 m_lastRetention = 0;
-    QHash<qint64, Attempt *> m_attempts;
+    QHash<quint64, Attempt *> m_attempts; // by attempt serial
+    quint64 m_lastSerial = 0;
     std::function<void()> m_stopped;
 };

@@ -72,7 +72,8 @@ WorkerProcess::~WorkerProcess()
 
 void WorkerProcess::start(const WorkerRequest &request, int inputFd, int outputFd)
 {
-    m_process.setChildProcessModifier([inputFd, outputFd] {
+    const pid_t parent = ::getpid();
+    m_process.setChildProcessModifier([inputFd, outputFd, parent] {
         // Between fork and exec: async-signal-safe calls only. Duplicate
         // above 10 first so that placing one descriptor cannot close the
         // other, then onto 3 and 4 (dup2 clears close-on-exec there).
@@ -81,7 +82,7 @@ void WorkerProcess::start(const WorkerRequest &request, int inputFd, int outputF
         if (in < 0 || out < 0 || ::dup2(in, 3) < 0 || ::dup2(out, 4) < 0)
             ::_exit(127);
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (::getppid() == 1)
+        if (::getppid() != parent) // the engine died before the line above
             ::_exit(127);
     });
     m_started.start();
@@ -202,11 +203,22 @@ void WorkerProcess::processEnded(int exitCode, QProcess::ExitStatus status)
     End end;
     if (m_end && !(m_end->finished && (status != QProcess::NormalExit || exitCode != 0))) {
         end = *m_end;
+    } else if (status == QProcess::CrashExit && (exitCode == SIGSYS || exitCode == SIGXFSZ)) {
+        // The sandbox stopped it (a forbidden system call, the file size
+        // limit): the input is treated as hostile, not tried again.
+        end = End{false,
+                  {},
+                  QString(Crashed),
+                  exitCode == SIGSYS
+                      ? tr("the worker was stopped by its sandbox (a forbidden system call)")
+                      : tr("the worker was stopped by its sandbox (the output size limit)"),
+                  false,
+                  false};
     } else if (status == QProcess::CrashExit) {
         end = End{false,
                   {},
                   QString(Crashed),
-                  tr("the worker crashed or was killed (status %1)").arg(exitCode),
+                  tr("the worker crashed or was killed (signal %1)").arg(exitCode),
                   true,
                   false};
     } else {

@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the benchmarks on an optimised build and prints name=value lines,
 # each against a reference measured in the same run.
-#   tests/bench/run.sh [rows]
+#   tests/bench/run.sh [rows]   (bench_store rows; then tests/bench/bench_farm.sh)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -9,3 +9,5 @@ cd "$root"
 cmake --build --preset release --target bench_store >/dev/null
 echo "# store: SQLCipher through the Framehouse driver vs plain SQLite, same code path"
 build/release/tests/bench/bench_store "${1:-100000}"
+echo
+tests/bench/bench_farm.sh

@@ -9,6 +9,7 @@
 #include <QDir>
 #include <QFile>
 #include <QRandomGenerator>
+#include <QSqlQuery>
 #include <QTest>
 
 #include <csignal>
@@ -31,6 +32,8 @@ private Q_SLOTS:
     void keyConcurrencyLimitIsHonoured();
     void stoppedEngineRequeuesRunningJobs();
     void killedEngineLeavesNoWorkerAndRecovers();
+    void expiredOutputsAreRemoved();
+    void anotherFileIsNeverReplaced();
 
 private:
     QString clip(const QString &name, int seconds, int width = 320, int height = 240);
@@ -323,6 +326,56 @@ void TestFarm::killedEngineLeavesNoWorkerAndRecovers()
              QStringList{QStringLiteral("r.mp4")}); // the killed attempt's temp is gone
     QVERIFY(m_farm->stopEngine());
     QCOMPARE(m_farm->verifyAudit(), 0);
+}
+
+void TestFarm::expiredOutputsAreRemoved()
+{
+    QVERIFY(m_farm->startEngine());
+    Expected<Job> old = m_farm->submit(QStringLiteral("proxy-540p-h264"),
+                                       clip(QStringLiteral("o.mp4"), 1), QStringLiteral("old.mov"));
+    Expected<Job> recent = m_farm->submit(QStringLiteral("proxy-540p-h264"),
+                                          QStringLiteral("o.mp4"), QStringLiteral("recent.mov"));
+    VERIFY_EXPECTED(old);
+    VERIFY_EXPECTED(recent);
+    QVERIFY(m_farm->waitFinal({old->id, recent->id}, 60000));
+    QVERIFY(m_farm->stopEngine());
+    QCOMPARE(outputFiles(), (QStringList{QStringLiteral("old.mov"), QStringLiteral("recent.mov")}));
+
+    // One finished 31 days ago (retention is 30 days); the engine looks at
+    // start and then every hour.
+    QSqlQuery q(m_farm->db());
+    q.prepare(QStringLiteral("UPDATE jobs SET finished_at = ? WHERE id = ?"));
+    q.addBindValue(QDateTime::currentMSecsSinceEpoch() - 31LL * 86400 * 1000);
+    q.addBindValue(old->id);
+    QVERIFY(q.exec());
+    QVERIFY(m_farm->startEngine());
+    QTRY_COMPARE_WITH_TIMEOUT(outputFiles(), QStringList{QStringLiteral("recent.mov")}, 10000);
+    QTRY_VERIFY_WITH_TIMEOUT(m_farm->job(old->id)->outputRemovedAt.has_value(), 5000);
+    QVERIFY(!m_farm->job(recent->id)->outputRemovedAt);
+    QCOMPARE(m_farm->auditCount(QStringLiteral("job.output_removed"), old->uuid), 1);
+    QVERIFY(m_farm->stopEngine());
+    QCOMPARE(m_farm->verifyAudit(), 0);
+}
+
+void TestFarm::anotherFileIsNeverReplaced()
+{
+    QFile existing(m_farm->outputDir() + QStringLiteral("/taken.mov"));
+    QVERIFY(existing.open(QIODevice::WriteOnly));
+    existing.write("someone else's file");
+    existing.close();
+    QVERIFY(m_farm->startEngine());
+    Expected<Job> job =
+        m_farm->submit(QStringLiteral("proxy-540p-h264"), clip(QStringLiteral("t.mp4"), 1),
+                       QStringLiteral("taken.mov"));
+    VERIFY_EXPECTED(job);
+    QVERIFY(m_farm->waitFinal({job->id}, 60000));
+    Expected<Job> done = m_farm->job(job->id);
+    QCOMPARE(done->state, Job::State::Failed);
+    QVERIFY2(done->error.contains(QStringLiteral("already exists")), qPrintable(done->error));
+    QCOMPARE(done->attempts, 1); // another attempt would find the same file
+    QVERIFY(existing.open(QIODevice::ReadOnly));
+    QCOMPARE(existing.readAll(), QByteArray("someone else's file"));
+    QCOMPARE(outputFiles(), QStringList{QStringLiteral("taken.mov")}); // no temporary left
 }
 
 QTEST_GUILESS_MAIN(TestFarm)
