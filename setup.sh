@@ -129,9 +129,13 @@ demo() {
     if [ "$first" = yes ]; then
         "$ctl" keys create "$@" --name demo --owner-id demo --owner-name "Demo operator" \
             --scopes jobs:submit,jobs:read --expires-in-days 1
-        "$ctl" farm roots add input "$media/in" "$@"
-        "$ctl" farm roots add output "$media/out" "$@"
     fi
+    roots=$("$ctl" farm roots list "$@")
+    for kind in input output; do
+        dir=$media/in
+        [ "$kind" = input ] || dir=$media/out
+        echo "$roots" | grep -q "^$kind  *$dir\$" || "$ctl" farm roots add "$kind" "$dir" "$@"
+    done
     "$ctl" store check "$@"
     "$ctl" store info "$@"
     "$ctl" keys list "$@" --all

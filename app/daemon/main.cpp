@@ -73,6 +73,8 @@ int main(int argc, char *argv[])
                 QCoreApplication::exit(code);
                 return;
             }
+            if (stopping)
+                return; // a signal came while the store was opening
             const EngineStartup::Engine &running = engine.engine();
             Supervisor::Config config;
             config.workerProgram = Farm::workerProgram();

@@ -15,6 +15,7 @@
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QLoggingCategory>
+#include <QSqlQuery>
 #include <QThread>
 
 #include <cerrno>
@@ -228,7 +229,7 @@ void Supervisor::tick()
         m_lastRetention = t;
         removeExpiredOutputs();
     }
-    if (!m_paused) {
+    if (!m_paused && m_attempts.size() < poolSize() && queueHasWork(db, t)) {
         while (m_attempts.size() < poolSize()) {
             Expected<void> leased = leaseOne();
             if (!leased) {
@@ -242,6 +243,18 @@ void Supervisor::tick()
         m_lastPublish = t;
         publishPool();
     }
+}
+
+bool Supervisor::queueHasWork(QSqlDatabase db, qint64 t) const
+{
+    // A read, no write lock: the idle farm looks often and leases only when
+    // something is there (the lease itself still decides).
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT EXISTS (SELECT 1 FROM jobs WHERE state = 'queued' AND "
+                             "(not_before IS NULL OR not_before <= ?))"));
+    q.addBindValue(t);
+    return !q.exec() || !q.next() || q.value(0).toBool();
 }
 
 Expected<void> Supervisor::leaseOne()
@@ -540,6 +553,7 @@ void Supervisor::attemptEnded(quint64 serial, const WorkerProcess::End &end)
             logProblem(finished.error());
     }
     m_attempts.remove(serial);
+    m_lastPublish = 0; // the pool changed: publish on the next tick
     attempt->worker.release()->deleteLater();
     delete attempt;
     QTimer::singleShot(0, this, &Supervisor::tick);

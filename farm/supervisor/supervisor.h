@@ -31,7 +31,7 @@ public:
         QString uploadsDirectory;
         int poolSize = 0; // 0: farm.workers, else derived from the cores
         qint64 leaseMs = 30000;
-        int tickMs = 50; // how often the queue is looked at when idle
+        int tickMs = 20; // how often the queue is looked at (a cheap read)
         int heartbeatMs = 1000;
         int stopGraceMs = 5000;
         qint64 limitAddressSpaceMb = 0;
@@ -71,6 +71,7 @@ private:
     struct Attempt;
 
     void tick();
+    bool queueHasWork(QSqlDatabase db, qint64 t) const;
     Expected<void> leaseOne();
     void launch(Attempt &attempt, bool softwareOnly);
     void heartbeats();

@@ -38,7 +38,7 @@ rm "$work/in/source.mp4"
 # Busy and total jiffies of all CPUs, from /proc/stat.
 cpu_sample() { awk '/^cpu / { busy = $2 + $3 + $4 + $7 + $8; print busy, busy + $5 + $6 }' /proc/stat; }
 utilisation() { # before after
-    echo "$1 $2" | awk '{ d = $4 - $2; printf "%.2f", d > 0 ? ($3 - $1) / d : 0 }'
+    echo "$1 $2" | awk '{ d = $4 - $2; printf "%.2f", (d > 0 ? ($3 - $1) / d : 0) }'
 }
 now_ms() { date +%s%3N; }
 
@@ -64,7 +64,8 @@ start_engine() {
     engine_pid=$!
     # Ready once it has published its pool.
     n=0
-    until ctl farm status --json 2>/dev/null | grep -q "\"engine_pid\": *$engine_pid"; do
+    until ctl farm status --json 2>/dev/null | tr -d ' \n' |
+        grep -q "\"pid\":$engine_pid,\"running\":true"; do
         n=$((n + 1))
         [ "$n" -lt 600 ] || { echo "framehoused did not start" >&2; exit 1; }
         sleep 0.1
@@ -72,10 +73,19 @@ start_engine() {
 }
 stop_engine() { kill "$engine_pid"; wait "$engine_pid" || true; engine_pid=; }
 
+# Polled slowly: every framehousectl run costs CPU that the farm would
+# otherwise have; the times come from the store, not from the polling.
 wait_all_final() {
     while ctl jobs list --json --limit 1000 | grep -q '"state": *"\(queued\|running\)"'; do
-        sleep 0.05
+        sleep 1
     done
+}
+
+# The earliest value of an ISO time field in jobs list --json, or the latest.
+job_time_ms() { # field min|max
+    ctl jobs list --json --limit 1000 | grep -o "\"$1\": *\"[^\"]*\"" | cut -d'"' -f4 |
+        while read -r t; do date -d "$t" +%s%3N; done | sort -n |
+        if [ "$2" = min ]; then head -n 1; else tail -n 1; fi
 }
 
 run_farm() { # workers (0: the engine's default)
@@ -83,13 +93,13 @@ run_farm() { # workers (0: the engine's default)
     rm -f "$work"/out/*
     start_engine
     before=$(cpu_sample)
-    t0=$(now_ms)
     for f in "$work"/in/*.mp4; do
         ctl jobs submit "$f" --preset web-720p-h264 >/dev/null
     done
     wait_all_final
-    t1=$(now_ms)
     after=$(cpu_sample)
+    t0=$(job_time_ms submitted_at min)
+    t1=$(job_time_ms finished_at max)
     stop_engine
     failed=$(ctl jobs list --json --limit 1000 | grep -c '"state": *"failed"' || true)
     [ "$failed" -eq 0 ] || { echo "farm: $failed job(s) failed" >&2; exit 1; }
