@@ -55,7 +55,13 @@ Expected<QString> removableOutput(QSqlDatabase db, const Job &job)
     Expected<QStringList> roots = FarmRoots::list(db, FarmRoots::Kind::Output);
     if (!roots)
         return roots.failure();
-    return FarmRoots::resolveInside(job.outputPath, roots.value(), FarmRoots::Kind::Output);
+    Expected<QString> inside =
+        FarmRoots::resolveInside(job.outputPath, roots.value(), FarmRoots::Kind::Output);
+    // A directory on the way replaced by a link leads somewhere else.
+    if (inside && inside.value() != job.outputPath)
+        return fail(
+            tr("the path now leads to %1, not to the file the job wrote").arg(inside.value()));
+    return inside;
 }
 
 // <store dir>/uploads/<id> for a job whose input was uploaded to the engine.

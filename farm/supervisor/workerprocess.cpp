@@ -115,8 +115,12 @@ QString WorkerProcess::log() const
     if (m_logDropped > 0)
         text += "\n[... " + QByteArray::number(m_logDropped) + " bytes left out ...]\n";
     text += m_logTail;
-    return Redactor::text(QString::fromUtf8(text))
-        .replace(QStringLiteral("\\n"), QStringLiteral("\n"));
+    // Redacted line by line: the log keeps its lines, and a line cannot
+    // smuggle control characters or another line in.
+    QStringList lines = QString::fromUtf8(text).split(u'\n');
+    for (QString &line : lines)
+        line = Redactor::text(line);
+    return lines.join(u'\n');
 }
 
 void WorkerProcess::readOutput()
