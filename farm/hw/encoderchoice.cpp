@@ -6,25 +6,6 @@
 namespace {
 QString tr(const char *text) { return QCoreApplication::translate("EncoderChoice", text); }
 
-// FFmpeg's codec names, as the probe records them.
-QString codecName(JobSpec::VideoCodec codec)
-{
-    switch (codec) {
-    case JobSpec::VideoCodec::H264:
-        return QStringLiteral("h264");
-    case JobSpec::VideoCodec::Hevc:
-        return QStringLiteral("hevc");
-    case JobSpec::VideoCodec::Av1:
-        return QStringLiteral("av1");
-    case JobSpec::VideoCodec::Vp9:
-        return QStringLiteral("vp9");
-    case JobSpec::VideoCodec::Copy:
-    case JobSpec::VideoCodec::None:
-        break;
-    }
-    return {};
-}
-
 struct Family {
     JobSpec::Hardware hardware;
     const char *name;   // encoder name suffix
@@ -76,9 +57,10 @@ EncoderChoice EncoderChoice::choose(JobSpec::VideoCodec codec, JobSpec::Hardware
                                     const CapabilityMatrix &matrix, bool nvencAvailable)
 {
     EncoderChoice choice;
-    const QString codecText = codecName(codec);
-    if (codecText.isEmpty())
-        return choice; // copy or no video: nothing encodes
+    if (codec == JobSpec::VideoCodec::Copy || codec == JobSpec::VideoCodec::None)
+        return choice; // nothing encodes
+    // The spec's codec names are FFmpeg's, as the probe records them.
+    const QString codecText = JobSpec::videoCodecName(codec);
 
     for (const Family &family : Families) {
         if (preference == JobSpec::Hardware::Auto)

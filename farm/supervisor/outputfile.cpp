@@ -58,11 +58,12 @@ Expected<void> OutputFile::create(const QString &directory, const QStringList &r
     m_dirFd = ::open(directory.toLocal8Bit().constData(),
                      O_RDONLY | O_DIRECTORY | O_CLOEXEC | O_NOFOLLOW);
     if (m_dirFd < 0)
-        return fail(tr("cannot open the output directory %1: %2").arg(directory, errnoText()));
+        return fail(tr("output.directory: cannot open %1: %2").arg(directory, errnoText()),
+                    Refused);
     Expected<QString> inside =
         FarmRoots::resolveInside(descriptorPath(m_dirFd), roots, FarmRoots::Kind::Output);
     if (!inside)
-        return fail(tr("output.directory: %1").arg(inside.error()));
+        return fail(tr("output.directory: %1").arg(inside.error()), Refused);
     m_directory = inside.value();
     removeLeftovers();
     return recreate(token);

@@ -25,6 +25,10 @@ public:
     OutputFile(const OutputFile &) = delete;
     OutputFile &operator=(const OutputFile &) = delete;
 
+    // Failure::code of create() when the directory cannot be opened or is
+    // not inside an output root: another attempt would fail the same way.
+    static constexpr int Refused = 1;
+
     // Also removes leftovers of earlier attempts of the same job.
     Expected<void> create(const QString &directory, const QStringList &roots, const QString &name,
                           const QString &jobUuid, const QString &token);

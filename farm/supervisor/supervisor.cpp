@@ -281,13 +281,15 @@ Expected<void> Supervisor::leaseOne()
         return {};
     }
     attempt->spec = spec.value();
-    Expected<void> allowed = FarmRoots::check(db, attempt->spec);
+    // The roots as they are now (one may have been removed since the
+    // submission); both files are checked by their open descriptors.
+    Expected<QStringList> inputRoots = FarmRoots::list(db, FarmRoots::Kind::Input);
     Expected<QStringList> outputRoots = FarmRoots::list(db, FarmRoots::Kind::Output);
-    if (!allowed || !outputRoots) {
-        failAtOnce(*attempt, !allowed ? allowed.error() : outputRoots.error());
+    if (!inputRoots || !outputRoots) {
+        failAtOnce(*attempt, !inputRoots ? inputRoots.error() : outputRoots.error());
         return {};
     }
-    Expected<int> input = openInput(db, attempt->spec);
+    Expected<int> input = openInput(attempt->spec, inputRoots.value());
     if (!input) {
         failAtOnce(*attempt, input.error());
         return {};
@@ -297,6 +299,10 @@ Expected<void> Supervisor::leaseOne()
     Expected<void> created = attempt->output->create(attempt->spec.outputDirectory,
                                                      outputRoots.value(), attempt->spec.outputName,
                                                      job.uuid, QString::number(attempt->serial));
+    if (!created && created.code() == OutputFile::Refused) {
+        failAtOnce(*attempt, created.error());
+        return {};
+    }
     if (!created) {
         JobQueue::Outcome outcome;
         outcome.retryable = true;
@@ -312,19 +318,13 @@ Expected<void> Supervisor::leaseOne()
     return {};
 }
 
-Expected<int> Supervisor::openInput(QSqlDatabase db, const JobSpec &spec) const
+Expected<int> Supervisor::openInput(const JobSpec &spec, const QStringList &inputRoots) const
 {
-    QString path;
-    QStringList roots;
+    QString path = spec.inputPath;
+    QStringList roots = inputRoots;
     if (!spec.inputUpload.isEmpty()) {
         path = m_config.uploadsDirectory + u'/' + spec.inputUpload;
-        roots << QFileInfo(m_config.uploadsDirectory).canonicalFilePath();
-    } else {
-        Expected<QStringList> inputRoots = FarmRoots::list(db, FarmRoots::Kind::Input);
-        if (!inputRoots)
-            return inputRoots.failure();
-        path = spec.inputPath;
-        roots = inputRoots.value();
+        roots = {QFileInfo(m_config.uploadsDirectory).canonicalFilePath()};
     }
     // Non-blocking, so that a FIFO swapped in cannot hang the farm thread;
     // then checked by what the descriptor is, not by the name opened.

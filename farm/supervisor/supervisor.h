@@ -80,7 +80,7 @@ private:
     void readSettings(QSqlDatabase db);
     // The job's input, opened and checked to be a regular file inside an
     // input root (or the uploads directory).
-    Expected<int> openInput(QSqlDatabase db, const JobSpec &spec) const;
+    Expected<int> openInput(const JobSpec &spec, const QStringList &inputRoots) const;
     void probeHardware();
     void publishPool();
     void removeExpiredOutputs();

@@ -1,5 +1,6 @@
 #include "audiochain.h"
 
+#include "filterpump.h"
 #include "inputfile.h"
 #include "workererror.h"
 
@@ -8,7 +9,6 @@
 
 extern "C" {
 #include <libavfilter/buffersink.h>
-#include <libavfilter/buffersrc.h>
 #include <libavutil/channel_layout.h>
 #include <libavutil/samplefmt.h>
 }
@@ -261,35 +261,14 @@ Expected<void> AudioChain::finish()
 
 Expected<void> AudioChain::filter(AVFrame *frame)
 {
-    if (m_graphDone)
-        return {};
-    int ret = av_buffersrc_add_frame_flags(m_source, frame, frame ? AV_BUFFERSRC_FLAG_KEEP_REF : 0);
-    if (ret == AVERROR_EOF) {
-        m_graphDone = true;
-        return {};
-    }
-    if (ret < 0)
-        return fail(tr("the audio filters failed: %1").arg(AvHandles::errorText(ret)),
-                    WorkerError::EncoderFailed);
     const AVRational sinkBase = av_buffersink_get_time_base(m_sinkFilter);
-    for (;;) {
-        FramePtr out = makeFrame();
-        ret = av_buffersink_get_frame(m_sinkFilter, out.get());
-        if (ret == AVERROR(EAGAIN))
-            return {};
-        if (ret == AVERROR_EOF) {
-            m_graphDone = true;
-            return {};
-        }
-        if (ret < 0)
-            return fail(tr("the audio filters failed: %1").arg(AvHandles::errorText(ret)),
-                        WorkerError::EncoderFailed);
-        if (out->pts != AV_NOPTS_VALUE)
-            out->pts = av_rescale_q(out->pts, sinkBase, m_encoder->time_base);
-        Expected<void> encoded = encode(out.get());
-        if (!encoded)
-            return encoded;
-    }
+    return FilterPump::push(
+        m_source, m_sinkFilter, frame, m_graphDone, tr("the audio filters failed: %1"),
+        WorkerError::EncoderFailed, [&](AVFrame *out) {
+            if (out->pts != AV_NOPTS_VALUE)
+                out->pts = av_rescale_q(out->pts, sinkBase, m_encoder->time_base);
+            return encode(out);
+        });
 }
 
 Expected<void> AudioChain::encode(AVFrame *frame)

@@ -1,5 +1,6 @@
 #include "videochain.h"
 
+#include "filterpump.h"
 #include "hwdevices.h"
 #include "inputfile.h"
 #include "workererror.h"
@@ -9,7 +10,6 @@
 
 extern "C" {
 #include <libavfilter/buffersink.h>
-#include <libavfilter/buffersrc.h>
 #include <libavutil/hwcontext.h>
 #include <libavutil/pixdesc.h>
 }
@@ -437,35 +437,13 @@ Expected<void> VideoChain::finish()
 
 Expected<void> VideoChain::filter(AVFrame *frame)
 {
-    if (m_graphDone)
-        return {};
-    int ret = av_buffersrc_add_frame_flags(m_source, frame, frame ? AV_BUFFERSRC_FLAG_KEEP_REF : 0);
-    if (ret == AVERROR_EOF) {
-        m_graphDone = true;
-        return {};
-    }
-    if (ret < 0)
-        return fail(tr("the video filters failed: %1").arg(AvHandles::errorText(ret)),
-                    m_candidate.hardware ? WorkerError::HardwareFailed
-                                         : WorkerError::EncoderFailed);
-    for (;;) {
-        FramePtr out = makeFrame();
-        ret = av_buffersink_get_frame(m_sinkFilter, out.get());
-        if (ret == AVERROR(EAGAIN))
-            return {};
-        if (ret == AVERROR_EOF) {
-            m_graphDone = true;
-            return {};
-        }
-        if (ret < 0)
-            return fail(tr("the video filters failed: %1").arg(AvHandles::errorText(ret)),
-                        m_candidate.hardware ? WorkerError::HardwareFailed
-                                             : WorkerError::EncoderFailed);
-        out->pict_type = AV_PICTURE_TYPE_NONE;
-        Expected<void> encoded = encode(out.get());
-        if (!encoded)
-            return encoded;
-    }
+    return FilterPump::push(
+        m_source, m_sinkFilter, frame, m_graphDone, tr("the video filters failed: %1"),
+        m_candidate.hardware ? WorkerError::HardwareFailed : WorkerError::EncoderFailed,
+        [this](AVFrame *out) {
+            out->pict_type = AV_PICTURE_TYPE_NONE;
+            return encode(out);
+        });
 }
 
 Expected<void> VideoChain::encode(AVFrame *frame)

@@ -1,6 +1,7 @@
 #include "enginefixture.h"
 #include "mediagen.h"
 
+#include "jobs/farmroots.h"
 #include "jobs/jobqueue.h"
 #include "security/apikeyregistry.h"
 
@@ -34,6 +35,7 @@ private Q_SLOTS:
     void killedEngineLeavesNoWorkerAndRecovers();
     void expiredOutputsAreRemoved();
     void anotherFileIsNeverReplaced();
+    void rootRemovedAfterSubmissionStopsTheJob();
 
 private:
     QString clip(const QString &name, int seconds, int width = 320, int height = 240);
@@ -376,6 +378,26 @@ void TestFarm::anotherFileIsNeverReplaced()
     QVERIFY(existing.open(QIODevice::ReadOnly));
     QCOMPARE(existing.readAll(), QByteArray("someone else's file"));
     QCOMPARE(outputFiles(), QStringList{QStringLiteral("taken.mov")}); // no temporary left
+}
+
+void TestFarm::rootRemovedAfterSubmissionStopsTheJob()
+{
+    QVERIFY(m_farm->setSetting(QStringLiteral("farm.paused"), QStringLiteral("1")));
+    QVERIFY(m_farm->startEngine());
+    Expected<Job> job = m_farm->submit(QStringLiteral("proxy-540p-h264"),
+                                       clip(QStringLiteral("g.mp4"), 1), QStringLiteral("g.mov"));
+    VERIFY_EXPECTED(job);
+    const QString root = QFileInfo(m_farm->outputDir()).canonicalFilePath();
+    VERIFY_EXPECTED(FarmRoots::remove(m_farm->db(), m_farm->audit(), FarmRoots::Kind::Output, root,
+                                      QStringLiteral("operator:test"),
+                                      QDateTime::currentMSecsSinceEpoch()));
+    QVERIFY(m_farm->setSetting(QStringLiteral("farm.paused"), QStringLiteral("0")));
+    QVERIFY(m_farm->waitFinal({job->id}, 60000));
+    Expected<Job> done = m_farm->job(job->id);
+    QCOMPARE(done->state, Job::State::Failed);
+    QCOMPARE(done->attempts, 1); // refused, not retried
+    QVERIFY2(done->error.startsWith(QStringLiteral("output.directory: ")), qPrintable(done->error));
+    QCOMPARE(outputFiles(), QStringList());
 }
 
 QTEST_GUILESS_MAIN(TestFarm)

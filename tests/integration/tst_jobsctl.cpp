@@ -86,8 +86,6 @@ private Q_SLOTS:
     void submitAndWaitWithTheEngine();
     void usageErrors_data();
     void usageErrors();
-    void helpForEveryCommand_data();
-    void helpForEveryCommand();
 
 private:
     QString path(const QString &name) const { return m_store->dir.filePath(name); }
@@ -1137,50 +1135,6 @@ void TestJobsCtl::usageErrors()
     QFETCH(QStringList, arguments);
     QFETCH(QString, message);
     VERIFY_REFUSED(ctl(arguments), 2, message);
-}
-
-void TestJobsCtl::helpForEveryCommand_data()
-{
-    QTest::addColumn<QString>("group");
-    QTest::addColumn<QString>("command");
-    const TestSupport::Run run = TestSupport::runCtl({QStringLiteral("--help")});
-    static const QRegularExpression commandLine(QStringLiteral("^(jobs|farm) ([a-z-]+)(\\s|$)"));
-    QStringList seen;
-    for (const QString &line : run.out.split(u'\n')) {
-        const QRegularExpressionMatch match = commandLine.match(line);
-        if (!match.hasMatch())
-            continue;
-        const QString name = match.captured(1) + u' ' + match.captured(2);
-        if (seen.contains(name))
-            continue;
-        seen << name;
-        QTest::newRow(qPrintable(name)) << match.captured(1) << match.captured(2);
-    }
-    const QStringList expected{
-        QStringLiteral("jobs submit"), QStringLiteral("jobs list"),  QStringLiteral("jobs show"),
-        QStringLiteral("jobs cancel"), QStringLiteral("jobs retry"), QStringLiteral("jobs purge"),
-        QStringLiteral("farm status"), QStringLiteral("farm pause"), QStringLiteral("farm resume"),
-        QStringLiteral("farm hw"),     QStringLiteral("farm roots")};
-    if (seen != expected)
-        QTest::newRow("framehousectl --help lists other jobs/farm commands")
-            << QString() << seen.join(u',');
-}
-
-void TestJobsCtl::helpForEveryCommand()
-{
-    QFETCH(QString, group);
-    QFETCH(QString, command);
-    QVERIFY2(!group.isEmpty(), qPrintable(QStringLiteral("listed: ") + command));
-    const TestSupport::Run run = TestSupport::runCtl({group, command, QStringLiteral("--help")});
-    VERIFY_SUCCEEDS(run);
-    QVERIFY(run.err.isEmpty());
-    QVERIFY2(run.out.startsWith(QString(group + u' ' + command)), qPrintable(run.out));
-    QVERIFY2(!run.out.contains(QStringLiteral("Exit codes")), qPrintable(run.out));
-    QVERIFY(lines(run.out).size() <= 4);
-    // Help never opens the store.
-    const TestSupport::Run withStore = ctl({group, command, QStringLiteral("--help")});
-    VERIFY_SUCCEEDS(withStore);
-    QCOMPARE(withStore.out, run.out);
 }
 
 QTEST_GUILESS_MAIN(TestJobsCtl)

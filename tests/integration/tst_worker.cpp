@@ -111,22 +111,6 @@ QByteArray requestLine(const QJsonObject &request)
     return QJsonDocument(request).toJson(QJsonDocument::Compact) + '\n';
 }
 
-QString videoCodecName(JobSpec::VideoCodec codec)
-{
-    switch (codec) {
-    case JobSpec::VideoCodec::H264:
-        return QStringLiteral("h264");
-    case JobSpec::VideoCodec::Hevc:
-        return QStringLiteral("hevc");
-    case JobSpec::VideoCodec::Av1:
-        return QStringLiteral("av1");
-    case JobSpec::VideoCodec::Vp9:
-        return QStringLiteral("vp9");
-    default:
-        return {};
-    }
-}
-
 constexpr qint64 ClipUs = 3'000'000;
 constexpr qint64 FrameUs = 1'000'000 / 30;
 // One frame, and the rounding of a container's millisecond clock.
@@ -493,7 +477,7 @@ void TestWorker::presetsEncode()
     const MediaGen::Stream *video = out.first(QStringLiteral("video"));
     QCOMPARE(video != nullptr, hasVideo);
     if (video) {
-        QCOMPARE(video->codec, videoCodecName(jobSpec.videoCodec));
+        QCOMPARE(video->codec, JobSpec::videoCodecName(jobSpec.videoCodec));
         // Fits the preset's bounds, keeps 4:3, even, never upscaled.
         const int maxW = jobSpec.maxWidth.value_or(320);
         const int maxH = jobSpec.maxHeight.value_or(240);
