@@ -47,6 +47,12 @@ const QList<StoreSettings::Definition> &StoreSettings::definitions()
                            "a worker silent this long is taken for hung and killed")},
         {FarmOutputRetentionDays, 30, 1, 36500,
          QT_TRANSLATE_NOOP("StoreSettings", "finished jobs' outputs older than this are removed")},
+        {FarmWorkerMemoryMb, 8192, 256, 1048576,
+         QT_TRANSLATE_NOOP("StoreSettings",
+                           "address-space limit of a worker that encodes in software (MiB); GPU "
+                           "drivers reserve far more, so a worker offered hardware has none")},
+        {FarmMaxOutputMb, 65536, 1, 16777216,
+         QT_TRANSLATE_NOOP("StoreSettings", "largest output file a worker may write (MiB)")},
     };
     return all;
 }

@@ -29,6 +29,8 @@ inline constexpr QLatin1StringView FarmNvencSessions{"farm.nvenc_sessions"};
 inline constexpr QLatin1StringView FarmJobTimeoutMinutes{"farm.job_timeout_minutes"};
 inline constexpr QLatin1StringView FarmStallTimeoutSeconds{"farm.stall_timeout_s"};
 inline constexpr QLatin1StringView FarmOutputRetentionDays{"farm.output_retention_days"};
+inline constexpr QLatin1StringView FarmWorkerMemoryMb{"farm.worker_memory_mb"};
+inline constexpr QLatin1StringView FarmMaxOutputMb{"farm.max_output_mb"};
 
 const QList<Definition> &definitions();
 // The stored value, or the default when unset.

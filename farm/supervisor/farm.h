@@ -25,7 +25,6 @@ public:
     void stop(std::function<void()> done);
     // A job was submitted in this process: look at the queue now.
     void wake();
-    bool isRunning() const { return m_supervisor != nullptr; }
 
 private:
     QThread m_thread;

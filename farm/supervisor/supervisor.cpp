@@ -161,7 +161,6 @@ void Supervisor::probeHardware()
             if (!saved)
                 logProblem(saved.error());
         }
-        Q_EMIT capabilitiesProbed(matrix);
         tick();
     });
     connect(probe, &QProcess::errorOccurred, this, [this, probe](QProcess::ProcessError error) {
@@ -186,6 +185,8 @@ void Supervisor::readSettings(QSqlDatabase db)
     m_nvencSessions = int(setting(StoreSettings::FarmNvencSessions, 8));
     m_jobTimeoutMs = setting(StoreSettings::FarmJobTimeoutMinutes, 360) * 60000;
     m_stallTimeoutMs = setting(StoreSettings::FarmStallTimeoutSeconds, 120) * 1000;
+    m_workerMemoryMb = setting(StoreSettings::FarmWorkerMemoryMb, 8192);
+    m_maxOutputMb = setting(StoreSettings::FarmMaxOutputMb, 65536);
     if (m_config.poolSize <= 0) {
         const int configured = int(setting(StoreSettings::FarmWorkers, 0));
         m_config.poolSize = configured > 0 ? configured : -1;
@@ -356,8 +357,11 @@ void Supervisor::launch(Attempt &attempt, bool softwareOnly)
     request.job = attempt.job.id;
     request.spec = attempt.spec;
     request.encoders = choice;
-    request.addressSpaceMb = m_config.limitAddressSpaceMb;
-    request.fileSizeMb = m_config.limitFileSizeMb;
+    const bool mayUseHardware =
+        std::any_of(choice.candidates.cbegin(), choice.candidates.cend(),
+                    [](const EncoderChoice::Candidate &candidate) { return candidate.hardware; });
+    request.addressSpaceMb = mayUseHardware ? 0 : m_workerMemoryMb;
+    request.fileSizeMb = m_maxOutputMb;
     // CPU seconds of all threads together: the wall-clock limit on every core.
     request.cpuSeconds = m_jobTimeoutMs / 1000 * std::max(1, QThread::idealThreadCount());
     const quint64 serial = attempt.serial;

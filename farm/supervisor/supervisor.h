@@ -34,18 +34,6 @@ public:
         int tickMs = 20; // how often the queue is looked at (a cheap read)
         int heartbeatMs = 1000;
         int stopGraceMs = 5000;
-        qint64 limitAddressSpaceMb = 0;
-        qint64 limitFileSizeMb = 0;
-    };
-    struct Running {
-        qint64 job = 0;
-        QString name;
-        qint64 pid = 0;
-        QString encoder;
-        bool hardware = false;
-        double fps = 0;
-        double speed = 0;
-        double progress = 0;
     };
 
     Supervisor(Store *store, std::shared_ptr<const AuditLog> audit, Config config,
@@ -63,9 +51,6 @@ public:
 
     // The pool size when farm.workers is 0.
     static int defaultPoolSize();
-
-Q_SIGNALS:
-    void capabilitiesProbed(const CapabilityMatrix &matrix);
 
 private:
     struct Attempt;
@@ -102,6 +87,8 @@ private:
     int m_nvencSessions = 8;
     qint64 m_jobTimeoutMs = 0;
     qint64 m_stallTimeoutMs = 0;
+    qint64 m_workerMemoryMb = 0;
+    qint64 m_maxOutputMb = 0;
     qint64 m_lastSettingsRead = 0;
     qint64 m_lastHeartbeat = 0;
     qint64 m_lastReclaim = 0;

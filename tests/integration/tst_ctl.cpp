@@ -1083,7 +1083,8 @@ void TestCtl::settings()
                 QStringLiteral("farm.paused"), QStringLiteral("farm.max_attempts"),
                 QStringLiteral("farm.nvenc_sessions"), QStringLiteral("farm.job_timeout_minutes"),
                 QStringLiteral("farm.stall_timeout_s"),
-                QStringLiteral("farm.output_retention_days")}));
+                QStringLiteral("farm.output_retention_days"),
+                QStringLiteral("farm.worker_memory_mb"), QStringLiteral("farm.max_output_mb")}));
     QCOMPARE(keys.contains(key), expected >= 0);
 
     const TestSupport::Run plain = ctl({QStringLiteral("settings"), QStringLiteral("list")});

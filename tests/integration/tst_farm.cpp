@@ -10,6 +10,7 @@
 #include <QDir>
 #include <QFile>
 #include <QRandomGenerator>
+#include <QRegularExpression>
 #include <QSqlQuery>
 #include <QTest>
 
@@ -36,6 +37,7 @@ private Q_SLOTS:
     void expiredOutputsAreRemoved();
     void anotherFileIsNeverReplaced();
     void rootRemovedAfterSubmissionStopsTheJob();
+    void workerLimitsComeFromTheSettings();
 
 private:
     QString clip(const QString &name, int seconds, int width = 320, int height = 240);
@@ -398,6 +400,60 @@ void TestFarm::rootRemovedAfterSubmissionStopsTheJob()
     QCOMPARE(done->attempts, 1); // refused, not retried
     QVERIFY2(done->error.startsWith(QStringLiteral("output.directory: ")), qPrintable(done->error));
     QCOMPARE(outputFiles(), QStringList());
+}
+
+void TestFarm::workerLimitsComeFromTheSettings()
+{
+    // A 1 MiB output limit: the worker's write fails past it, and the job
+    // fails at once with what happened; nothing is left in the output root.
+    QVERIFY(m_farm->setSetting(QStringLiteral("farm.max_output_mb"), QStringLiteral("1")));
+    QVERIFY(m_farm->setSetting(QStringLiteral("farm.worker_memory_mb"), QStringLiteral("4096")));
+    const QString input = clip(QStringLiteral("big.mp4"), 10, 640, 360);
+    QVERIFY(m_farm->startEngine());
+    Expected<Job> job =
+        m_farm->submit(QStringLiteral("archive-hevc"), input, QStringLiteral("big.mkv"),
+                       {{QStringLiteral("video.crf"), QStringLiteral("0")},
+                        {QStringLiteral("video.speed"), QStringLiteral("ultrafast")},
+                        {QStringLiteral("hardware"), QStringLiteral("software")}});
+    VERIFY_EXPECTED(job);
+    QVERIFY(m_farm->waitFinal({job->id}, 120000));
+    Expected<Job> done = m_farm->job(job->id);
+    QCOMPARE(done->state, Job::State::Failed);
+    QCOMPARE(done->attempts, 1);
+    QVERIFY2(done->error.contains(QStringLiteral("file size limit of 1 MiB")),
+             qPrintable(done->error));
+    QCOMPARE(outputFiles(), QStringList());
+
+    // The address-space limit a software-only worker runs under (a slow
+    // job, so that the worker is there to look at).
+    QVERIFY(m_farm->setSetting(QStringLiteral("farm.max_output_mb"), QStringLiteral("65536")));
+    Expected<Job> slow =
+        m_farm->submit(QStringLiteral("archive-hevc"), input, QStringLiteral("slow.mkv"),
+                       {{QStringLiteral("video.speed"), QStringLiteral("slow")},
+                        {QStringLiteral("hardware"), QStringLiteral("software")}});
+    VERIFY_EXPECTED(slow);
+    const qint64 pid = waitForWorkerPid(slow->id);
+    QVERIFY(pid > 0);
+#if defined(__SANITIZE_ADDRESS__)
+    const QString expected = QStringLiteral("unlimited"); // ASan reserves terabytes
+#else
+    const QString expected = QString::number(4096LL * 1024 * 1024);
+#endif
+    static const QRegularExpression addressSpace(
+        QStringLiteral("Max address space\\s+(\\S+)\\s+(\\S+)"));
+    const auto softLimit = [pid] {
+        QFile limits(QStringLiteral("/proc/%1/limits").arg(pid));
+        if (!limits.open(QIODevice::ReadOnly))
+            return QString();
+        return addressSpace.match(QString::fromLatin1(limits.readAll())).captured(1);
+    };
+    // The worker sets it on itself before it reads its input.
+    QTRY_COMPARE_WITH_TIMEOUT(softLimit(), expected, 5000);
+    VERIFY_EXPECTED(JobQueue(m_farm->secrets().audit)
+                        .cancel(m_farm->db(), slow->id, QStringLiteral("operator:test"),
+                                QStringLiteral("seen enough"),
+                                QDateTime::currentMSecsSinceEpoch()));
+    QTRY_VERIFY_WITH_TIMEOUT(!processExists(pid), 15000);
 }
 
 QTEST_GUILESS_MAIN(TestFarm)
