@@ -2,7 +2,7 @@
 
 #include "ctloutput.h"
 #include "enginestatus.h"
-#include "jobpurge.h"
+#include "jobs/jobpurge.h"
 #include "jobs/presets.h"
 #include "jobsubmission.h"
 #include "jobwait.h"
@@ -164,8 +164,8 @@ int showJob(QSqlDatabase db, const JobQueue &queue, qint64 id, bool withLog, boo
 
 int purgeJob(const StoreSession &session, const JobQueue &queue, qint64 id, bool json)
 {
-    Expected<JobPurge::Result> purged =
-        JobPurge::run(session, queue, id, AuditEvent::operatorActor(), nowMs());
+    Expected<JobPurge::Result> purged = JobPurge::run(
+        session.db(), session.uploadsDirectory(), queue, id, AuditEvent::operatorActor(), nowMs());
     if (!purged)
         return report(purged.error());
     if (json) {

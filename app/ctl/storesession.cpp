@@ -2,6 +2,8 @@
 
 #include "engine/storeoptions.h"
 
+#include <QFileInfo>
+
 QSqlDatabase StoreSession::db() const
 {
     Expected<QSqlDatabase> db = opened.store->connection();
@@ -29,4 +31,9 @@ void StoreSession::open(const QCommandLineParser &parser, QObject *context, Done
                                 done(std::move(*session));
                             });
     });
+}
+
+QString StoreSession::uploadsDirectory() const
+{
+    return QFileInfo(opened.store->databasePath()).absolutePath() + QStringLiteral("/uploads");
 }

@@ -15,6 +15,8 @@ struct StoreSession {
     EngineSecrets secrets;
 
     QSqlDatabase db() const;
+    // <store dir>/uploads, where the engine keeps uploaded media.
+    QString uploadsDirectory() const;
 
     using Done = std::function<void(Expected<StoreSession>)>;
     static void open(const QCommandLineParser &parser, QObject *context, Done done);

@@ -46,7 +46,8 @@ EngineStartup::EngineStartup(QObject *parent)
     : QObject(parent)
 {}
 
-void EngineStartup::start(const QString &configFile, const StoreRequest &request, Done done)
+void EngineStartup::start(const QString &configFile, const QString &listen,
+                          const StoreRequest &request, Done done)
 {
     if (!configFile.isEmpty()) {
         Expected<EngineSettings> settings = EngineSettings::load(configFile);
@@ -56,6 +57,14 @@ void EngineStartup::start(const QString &configFile, const StoreRequest &request
             return;
         }
         m_engine.settings = settings.value();
+    }
+    if (!listen.isEmpty()) {
+        Expected<void> set = m_engine.settings.setListen(listen);
+        if (!set) {
+            qCCritical(engineCategory, "--listen: %s", qUtf8Printable(set.error()));
+            done(ConfigurationRefused);
+            return;
+        }
     }
     const QList<ConfigGuard::Problem> problems =
         ConfigGuard::check(m_engine.settings, secretFiles(request));

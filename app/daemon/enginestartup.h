@@ -30,7 +30,9 @@ public:
 
     // Reports 0 once the engine runs, else the exit code (problems already
     // logged).
-    void start(const QString &configFile, const StoreRequest &request, Done done);
+    // `listen`, when not empty, replaces [api] listen (framehoused --listen).
+    void start(const QString &configFile, const QString &listen, const StoreRequest &request,
+               Done done);
     void stop(const QString &why);
 
     const Engine &engine() const { return m_engine; }

@@ -1,3 +1,6 @@
+#include "api/apiconfig.h"
+#include "api/apiserver.h"
+#include "api/apiservices.h"
 #include "engine/logsink.h"
 #include "engine/storeoptions.h"
 #include "enginestartup.h"
@@ -11,8 +14,8 @@
 #include <QTextStream>
 #include <QTimer>
 
-// The headless engine: the store (lock, key, migrations, audit) and the
-// farm, until it is told to stop; the API joins it later.
+// The headless engine: the store (lock, key, migrations, audit), the farm
+// and the HTTPS API, until it is told to stop.
 int main(int argc, char *argv[])
 {
     ProcessHardening::apply();
@@ -34,6 +37,11 @@ int main(int argc, char *argv[])
                       QCoreApplication::translate("main", "Also append the JSON log lines to FILE "
                                                           "(default: $FRAMEHOUSE_LOG_FILE)."),
                       QStringLiteral("FILE")});
+    parser.addOption({QStringLiteral("listen"),
+                      QCoreApplication::translate(
+                          "main", "The API's address and port, e.g. 127.0.0.1:8443 or [::1]:8443 "
+                                  "(default: [api] listen in the settings, else 127.0.0.1:8443)."),
+                      QStringLiteral("ADDR:PORT")});
     parser.process(app);
 
     const auto optionOrEnv = [&](const char *option, const char *variable) {
@@ -54,38 +62,74 @@ int main(int argc, char *argv[])
     SignalWatcher signals;
     EngineStartup engine;
     Farm farm;
+    std::shared_ptr<ApiServices> apiServices;
+    std::unique_ptr<ApiServer> api;
     int exitCode = 0;
     bool stopping = false;
     QObject::connect(&signals, &SignalWatcher::terminationRequested, &app, [&](int signal) {
         if (stopping)
             return;
         stopping = true;
-        // Workers first (their jobs go back to the queue), then the store.
+        // The API first (no new work), then the workers (their jobs go back
+        // to the queue), then the store.
+        if (api) {
+            api->stop();
+            api.reset();
+        }
+        if (apiServices)
+            apiServices->farmRunning = false;
         farm.stop([&, signal] {
             engine.stop(QStringLiteral("signal %1").arg(signal));
             QCoreApplication::exit(0);
         });
     });
     QTimer::singleShot(0, &app, [&] {
-        engine.start(optionOrEnv("config", "FRAMEHOUSE_CONFIG"), request, [&](int code) {
-            if (code != 0) {
-                exitCode = code;
-                QCoreApplication::exit(code);
-                return;
-            }
-            if (stopping)
-                return; // a signal came while the store was opening
-            const EngineStartup::Engine &running = engine.engine();
-            Supervisor::Config config;
-            config.workerProgram = Farm::workerProgram();
-            config.owner = QStringLiteral("engine-%1-%2")
-                               .arg(QCoreApplication::applicationPid())
-                               .arg(QDateTime::currentMSecsSinceEpoch());
-            config.uploadsDirectory =
-                QFileInfo(running.store.store->databasePath()).absolutePath() +
-                QStringLiteral("/uploads");
-            farm.start(running.store.store.get(), running.secrets.audit, config);
-        });
+        engine.start(
+            optionOrEnv("config", "FRAMEHOUSE_CONFIG"), parser.value(QStringLiteral("listen")),
+            request, [&](int code) {
+                if (code != 0) {
+                    exitCode = code;
+                    QCoreApplication::exit(code);
+                    return;
+                }
+                if (stopping)
+                    return; // a signal came while the store was opening
+                const EngineStartup::Engine &running = engine.engine();
+                Supervisor::Config config;
+                config.workerProgram = Farm::workerProgram();
+                config.owner = QStringLiteral("engine-%1-%2")
+                                   .arg(QCoreApplication::applicationPid())
+                                   .arg(QDateTime::currentMSecsSinceEpoch());
+                config.uploadsDirectory =
+                    QFileInfo(running.store.store->databasePath()).absolutePath() +
+                    QStringLiteral("/uploads");
+                farm.start(running.store.store.get(), running.secrets.audit, config);
+                if (!running.settings.apiEnabled)
+                    return;
+                Expected<QSqlDatabase> db = running.store.store->connection();
+                Expected<ApiConfig> apiConfig =
+                    db ? ApiConfig::load(running.settings, db.value(), config.uploadsDirectory)
+                       : Expected<ApiConfig>(db.failure());
+                if (!apiConfig) {
+                    qCritical().noquote() << "cannot start the API:" << apiConfig.error();
+                    exitCode = EngineStartup::Failed;
+                    QCoreApplication::exit(exitCode);
+                    return;
+                }
+                apiServices =
+                    std::make_shared<ApiServices>(apiConfig.value(), running.store.store.get(),
+                                                  running.secrets.audit, running.secrets.pepper);
+                apiServices->wakeFarm = [&farm] { farm.wake(); };
+                apiServices->farmRunning = true;
+                api = std::make_unique<ApiServer>(apiServices);
+                Expected<void> listening = api->start();
+                if (!listening) {
+                    qCritical().noquote() << "cannot start the API:" << listening.error();
+                    api.reset();
+                    exitCode = EngineStartup::Failed;
+                    QCoreApplication::exit(exitCode);
+                }
+            });
     });
     const int loopCode = app.exec();
     LogSink::uninstall();

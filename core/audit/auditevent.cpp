@@ -3,6 +3,8 @@
 #include <pwd.h>
 #include <unistd.h>
 
+#include <utility>
+
 QString AuditEvent::operatorActor()
 {
     const passwd *entry = getpwuid(geteuid());
@@ -10,3 +12,15 @@ QString AuditEvent::operatorActor()
                                : QString::number(static_cast<qulonglong>(geteuid()));
     return QStringLiteral("operator:") + user;
 }
+
+namespace {
+thread_local QString currentAuditSource;
+}
+
+AuditSourceScope::AuditSourceScope(const QString &sourceIp)
+    : m_previous(std::exchange(currentAuditSource, sourceIp))
+{}
+
+AuditSourceScope::~AuditSourceScope() { currentAuditSource = m_previous; }
+
+QString AuditSourceScope::current() { return currentAuditSource; }

@@ -17,3 +17,21 @@ struct AuditEvent {
     static QString systemActor() { return QStringLiteral("system"); }
     static QString keyActor(const QString &keyId) { return QStringLiteral("key:") + keyId; }
 };
+
+// The remote address behind the audit records this thread writes while the
+// scope lives: the API sets it around a request, so a job submitted, a key
+// revoked or an upload stored over HTTPS carries the client's address
+// without every store operation taking it as a parameter. A record that
+// names its own sourceIp keeps it.
+class AuditSourceScope {
+public:
+    explicit AuditSourceScope(const QString &sourceIp);
+    ~AuditSourceScope();
+    AuditSourceScope(const AuditSourceScope &) = delete;
+    AuditSourceScope &operator=(const AuditSourceScope &) = delete;
+
+    static QString current();
+
+private:
+    QString m_previous;
+};

@@ -46,7 +46,8 @@ Expected<AuditRecord> AuditLog::Writer::append(const AuditEvent &event)
     r.action = Redactor::text(event.action);
     r.target = orNull(Redactor::text(event.target));
     r.outcome = Redactor::text(event.outcome);
-    r.sourceIp = orNull(Redactor::text(event.sourceIp));
+    r.sourceIp = orNull(
+        Redactor::text(event.sourceIp.isEmpty() ? AuditSourceScope::current() : event.sourceIp));
     if (!event.details.isEmpty())
         r.details = QString::fromUtf8(
             QJsonDocument(Redactor::json(event.details).toObject()).toJson(QJsonDocument::Compact));

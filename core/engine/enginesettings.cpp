@@ -7,6 +7,7 @@
 #include <QFile>
 #include <QFileInfo>
 #include <QMap>
+#include <QRegularExpression>
 #include <QStringDecoder>
 #include <QStringList>
 
@@ -28,8 +29,11 @@ const QString ApiSection = QStringLiteral("api");
 const QStringList &knownKeys(const QString &section)
 {
     static const QStringList api{
-        QStringLiteral("listen"), QStringLiteral("enabled"), QStringLiteral("tls_certificate"),
-        QStringLiteral("tls_private_key"), QStringLiteral("authentication")};
+        QStringLiteral("listen"),          QStringLiteral("enabled"),
+        QStringLiteral("tls_certificate"), QStringLiteral("tls_private_key"),
+        QStringLiteral("tls_client_ca"),   QStringLiteral("server_names"),
+        QStringLiteral("cors_origins"),    QStringLiteral("allowlist"),
+        QStringLiteral("trusted_proxies")};
     static const QStringList none;
     return section == ApiSection ? api : none;
 }
@@ -233,9 +237,44 @@ Expected<EngineSettings> EngineSettings::load(const QString &path)
             valueError(listenId, listen.error());
     }
     readBool(QStringLiteral("api/enabled"), settings.apiEnabled);
-    readBool(QStringLiteral("api/authentication"), settings.authentication);
     readPath(QStringLiteral("api/tls_certificate"), settings.tlsCertificate);
     readPath(QStringLiteral("api/tls_private_key"), settings.tlsPrivateKey);
+    readPath(QStringLiteral("api/tls_client_ca"), settings.tlsClientCa);
+    auto readList = [&](const QString &id, QStringList &target) {
+        target = entries.value(id).value.split(QRegularExpression(QStringLiteral("[\\s,]+")),
+                                               Qt::SkipEmptyParts);
+    };
+    readList(QStringLiteral("api/server_names"), settings.serverNames);
+    for (const QString &name : std::as_const(settings.serverNames)) {
+        static const QRegularExpression hostName(
+            QStringLiteral("^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\\.[A-Za-"
+                           "z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"));
+        if (!hostName.match(name).hasMatch())
+            valueError(QStringLiteral("api/server_names"),
+                       tr("\"%1\" is not a host name").arg(Redactor::escapeControls(name)));
+    }
+    readList(QStringLiteral("api/cors_origins"), settings.corsOrigins);
+    for (const QString &origin : std::as_const(settings.corsOrigins)) {
+        static const QRegularExpression shape(
+            QStringLiteral("^https?://[A-Za-z0-9.-]+(:[0-9]{1,5})?$|^https?://"
+                           "\\[[0-9A-Fa-f:.]+\\](:[0-9]{1,5})?$"));
+        if (!shape.match(origin).hasMatch())
+            valueError(QStringLiteral("api/cors_origins"),
+                       tr("\"%1\" is not an origin like https://app.example.com (no path, no "
+                          "wildcard)")
+                           .arg(Redactor::escapeControls(origin)));
+    }
+    auto readAllowlist = [&](const QString &id, IpAllowlist &target) {
+        if (!entries.contains(id))
+            return;
+        Expected<IpAllowlist> parsed = IpAllowlist::parse(entries.value(id).value);
+        if (parsed)
+            target = parsed.value();
+        else
+            valueError(id, parsed.error());
+    };
+    readAllowlist(QStringLiteral("api/allowlist"), settings.allowlist);
+    readAllowlist(QStringLiteral("api/trusted_proxies"), settings.trustedProxies);
 
     if (!errors.isEmpty())
         return fail(errors.join(u'\n'));

@@ -1,8 +1,10 @@
 #pragma once
 
 #include "expected.h"
+#include "security/ipallowlist.h"
 
 #include <QString>
+#include <QStringList>
 #include <QStringView>
 
 // The engine's own settings, from an INI file (framehoused --config FILE):
@@ -12,7 +14,15 @@
 //   enabled = true
 //   tls_certificate = /etc/framehouse/tls/cert.pem
 //   tls_private_key = /etc/framehouse/tls/key.pem
-//   authentication = true
+//   tls_client_ca = /etc/framehouse/tls/clients.pem   ; mutual TLS when set
+//   server_names = transcode.example.com               ; Host allowlist, certificate names
+//   cors_origins = https://app.example.com             ; browser origins granted CORS
+//   allowlist = 10.0.0.0/8 2001:db8::/32               ; who may connect at all
+//   trusted_proxies = 10.0.0.5                         ; whose X-Forwarded-For counts
+//
+// Without tls_certificate and tls_private_key the engine makes a self-signed
+// certificate and keeps it in the store; there is no plaintext listener and
+// every request but GET /health needs an API key.
 //
 // Secrets are not configured here: the API-key pepper and the audit key live
 // beside the store key by a fixed convention (StoreKeySource::companion), and
@@ -30,9 +40,13 @@ struct EngineSettings {
     QString listenAddress = QStringLiteral("127.0.0.1");
     quint16 listenPort = 8443;
     bool apiEnabled = true;
-    QString tlsCertificate; // empty: no TLS
+    QString tlsCertificate; // empty: the stored self-signed certificate
     QString tlsPrivateKey;
-    bool authentication = true;
+    QString tlsClientCa; // empty: no client certificates asked for
+    QStringList serverNames;
+    QStringList corsOrigins;
+    IpAllowlist allowlist; // empty: any address
+    IpAllowlist trustedProxies;
 
     static Expected<EngineSettings> load(const QString &path);
 

@@ -479,6 +479,48 @@ Expected<QList<Job>> JobQueue::list(QSqlDatabase db, const QString &state, int l
     return jobs;
 }
 
+Expected<QList<Job>> JobQueue::page(QSqlDatabase db, const QString &state,
+                                    const QString &submittedBy, qint64 beforeId, int limit) const
+{
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(QStringLiteral("SELECT %1 FROM jobs WHERE (? = '' OR state = ?) "
+                             "AND (? = '' OR submitted_by = ?) AND (? = 0 OR id < ?) "
+                             "ORDER BY id DESC LIMIT ?")
+                  .arg(Job::selectColumns()));
+    q.addBindValue(state);
+    q.addBindValue(state);
+    q.addBindValue(submittedBy);
+    q.addBindValue(submittedBy);
+    q.addBindValue(beforeId);
+    q.addBindValue(beforeId);
+    q.addBindValue(limit);
+    if (!q.exec())
+        return sqlFailure(tr("cannot list jobs"), q);
+    QList<Job> jobs;
+    while (q.next())
+        jobs << Job::fromQuery(q);
+    return jobs;
+}
+
+Expected<JobQueue::Counts> JobQueue::counts(QSqlDatabase db) const
+{
+    Counts counts;
+    for (const Job::State state : {Job::State::Queued, Job::State::Running, Job::State::Succeeded,
+                                   Job::State::Failed, Job::State::Cancelled})
+        counts.byState.insert(Job::stateName(state), 0);
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    if (!q.exec(QStringLiteral("SELECT state, count(*), coalesce(sum(CASE WHEN state = 'running' "
+                               "THEN fps END), 0) FROM jobs GROUP BY state")))
+        return sqlFailure(tr("cannot count jobs"), q);
+    while (q.next()) {
+        counts.byState.insert(q.value(0).toString(), q.value(1).toLongLong());
+        counts.runningFps += q.value(2).toDouble();
+    }
+    return counts;
+}
+
 Expected<QPair<int, int>> JobQueue::depth(QSqlDatabase db) const
 {
     QSqlQuery q(db);

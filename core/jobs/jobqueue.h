@@ -3,6 +3,7 @@
 #include "expected.h"
 #include "job.h"
 
+#include <QHash>
 #include <QList>
 #include <QPair>
 #include <QSqlDatabase>
@@ -116,6 +117,18 @@ public:
     Expected<QList<Job>> list(QSqlDatabase db) const;
     // Jobs in one state (all when empty), newest first, at most `limit`.
     Expected<QList<Job>> list(QSqlDatabase db, const QString &state, int limit) const;
+    // One page of jobs, newest first: those with id < beforeId (all when 0),
+    // in `state` (any when empty), submitted by `submittedBy` (anyone when
+    // empty).
+    Expected<QList<Job>> page(QSqlDatabase db, const QString &state, const QString &submittedBy,
+                              qint64 beforeId, int limit) const;
+    // Jobs per state (every state present, 0 included) and the summed fps
+    // of the running ones, for metrics.
+    struct Counts {
+        QHash<QString, qint64> byState;
+        double runningFps = 0;
+    };
+    Expected<Counts> counts(QSqlDatabase db) const;
     // How many jobs are queued and running.
     Expected<QPair<int, int>> depth(QSqlDatabase db) const;
 

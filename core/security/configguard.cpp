@@ -254,12 +254,8 @@ QList<ConfigGuard::Problem> ConfigGuard::check(const EngineSettings &settings,
 {
     Checker checker;
     if (settings.apiEnabled) {
-        const QString listen = settings.listen();
-        const bool loopback = settings.isLoopbackOnly();
         const bool hasCertificate = !settings.tlsCertificate.isEmpty();
         const bool hasKey = !settings.tlsPrivateKey.isEmpty();
-        const QString localFix =
-            tr("listen on 127.0.0.1:%1 or [::1]:%1").arg(QString::number(settings.listenPort));
         if (hasCertificate && !hasKey)
             checker.add(tr("[api] tls_certificate is set but tls_private_key is not"),
                         tr("set [api] tls_private_key to the certificate's private key file, "
@@ -268,17 +264,6 @@ QList<ConfigGuard::Problem> ConfigGuard::check(const EngineSettings &settings,
             checker.add(tr("[api] tls_private_key is set but tls_certificate is not"),
                         tr("set [api] tls_certificate to the certificate file, or remove "
                            "tls_private_key"));
-        if (!loopback && !(hasCertificate && hasKey))
-            checker.add(tr("[api] listen = %1 accepts connections from other machines, but TLS "
-                           "is not configured: API keys would cross the network in clear text")
-                            .arg(listen),
-                        tr("set [api] tls_certificate and tls_private_key, or %1").arg(localFix));
-        if (!loopback && !settings.authentication)
-            checker.add(tr("[api] authentication = false while [api] listen = %1 accepts "
-                           "connections from other machines: anyone who reaches the port "
-                           "controls the farm")
-                            .arg(listen),
-                        tr("set [api] authentication = true, or %1").arg(localFix));
         if (hasCertificate)
             checker.checkFile({QStringLiteral("[api] tls_certificate"),
                                settings.tlsCertificate,
@@ -289,6 +274,12 @@ QList<ConfigGuard::Problem> ConfigGuard::check(const EngineSettings &settings,
             checker.checkFile({QStringLiteral("[api] tls_private_key"),
                                settings.tlsPrivateKey,
                                Kind::TlsPrivateKey,
+                               false,
+                               {}});
+        if (!settings.tlsClientCa.isEmpty())
+            checker.checkFile({QStringLiteral("[api] tls_client_ca"),
+                               settings.tlsClientCa,
+                               Kind::TlsCertificate,
                                false,
                                {}});
     }

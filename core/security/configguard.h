@@ -7,8 +7,8 @@ struct EngineSettings;
 
 // The engine's refusal to start in a configuration that would expose it:
 // secrets that other users can read or that are still the placeholder from
-// a how-to, an API reachable from the network in clear text or without
-// authentication, half a TLS setup. Each problem comes with the command or
+// a how-to, half a TLS setup. (The API has no clear-text listener and no way
+// to turn authentication off, so neither needs a rule.) Each problem comes with the command or
 // setting that fixes it, because whoever reads it is starting a service and
 // wants to get on. No message ever holds a byte of a secret file.
 class ConfigGuard {

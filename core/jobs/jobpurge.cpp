@@ -1,7 +1,6 @@
 #include "jobpurge.h"
 
-#include "jobs/farmroots.h"
-#include "storesession.h"
+#include "farmroots.h"
 
 #include <QCoreApplication>
 #include <QFile>
@@ -65,7 +64,7 @@ Expected<QString> removableOutput(QSqlDatabase db, const Job &job)
 }
 
 // <store dir>/uploads/<id> for a job whose input was uploaded to the engine.
-QString uploadOf(const StoreSession &session, const Job &job)
+QString uploadOf(const QString &uploadsDirectory, const Job &job)
 {
     static const QRegularExpression shape(QStringLiteral("^upl_[0-9A-Za-z]{24}$"));
     const QString upload = job.spec.value(QLatin1StringView("input"))
@@ -74,15 +73,14 @@ QString uploadOf(const StoreSession &session, const Job &job)
                                .toString();
     if (!shape.match(upload).hasMatch())
         return {};
-    return QFileInfo(session.opened.store->databasePath()).absolutePath() +
-           QStringLiteral("/uploads/") + upload;
+    return uploadsDirectory + u'/' + upload;
 }
 } // namespace
 
-Expected<JobPurge::Result> JobPurge::run(const StoreSession &session, const JobQueue &queue,
-                                         qint64 id, const QString &actor, qint64 now)
+Expected<JobPurge::Result> JobPurge::run(QSqlDatabase db, const QString &uploadsDirectory,
+                                         const JobQueue &queue, qint64 id, const QString &actor,
+                                         qint64 now)
 {
-    QSqlDatabase db = session.db();
     Expected<Job> job = queue.find(db, id);
     if (!job)
         return job.failure();
@@ -104,7 +102,7 @@ Expected<JobPurge::Result> JobPurge::run(const StoreSession &session, const JobQ
             result.removed << output.value();
         }
     }
-    const QString upload = uploadOf(session, job.value());
+    const QString upload = uploadOf(uploadsDirectory, job.value());
     if (!upload.isEmpty() && entryAt(upload) == Entry::RegularFile) {
         Expected<void> removed = unlinkFile(upload);
         if (!removed)

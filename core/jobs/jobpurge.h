@@ -1,11 +1,10 @@
 #pragma once
 
 #include "expected.h"
-#include "jobs/jobqueue.h"
+#include "jobqueue.h"
 
+#include <QSqlDatabase>
 #include <QStringList>
-
-struct StoreSession;
 
 // jobs purge: a finished job goes with its output file and its uploaded
 // input. The output is removed only where it still is what the job wrote:
@@ -16,6 +15,7 @@ struct Result {
     QStringList removed; // files removed, also named in the "job.purged" audit record
     QStringList kept;    // "path: why it was left"
 };
-Expected<Result> run(const StoreSession &session, const JobQueue &queue, qint64 id,
-                     const QString &actor, qint64 now);
+// `uploadsDirectory` holds the engine's uploads (<store dir>/uploads).
+Expected<Result> run(QSqlDatabase db, const QString &uploadsDirectory, const JobQueue &queue,
+                     qint64 id, const QString &actor, qint64 now);
 } // namespace JobPurge
