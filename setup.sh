@@ -21,7 +21,8 @@ qt6-tools-dev-tools qt6-l10n-tools qtkeychain-qt6-dev libssl-dev
 libavformat-dev libavcodec-dev libavfilter-dev libavutil-dev libswscale-dev
 libswresample-dev libhttp-parser-dev libseccomp-dev
 dbus dbus-bin dbus-daemon gnome-keyring libsecret-tools
-sqlite3 openssl curl sslscan ffmpeg xvfb xauth"
+sqlite3 openssl curl sslscan ffmpeg xvfb xauth
+clang libclang-rt-14-dev prometheus wrk nginx-light"
 # Packages that must come from bookworm-backports (bookworm ships SQLCipher 3.4.1).
 BACKPORTS_PACKAGES="libsqlcipher-dev libsqlcipher1"
 SQLCIPHER_MIN=4.0

@@ -66,23 +66,26 @@ int main(int argc, char *argv[])
     std::unique_ptr<ApiServer> api;
     int exitCode = 0;
     bool stopping = false;
-    QObject::connect(&signals, &SignalWatcher::terminationRequested, &app, [&](int signal) {
+    // The API first (no new work), then the workers (their jobs go back to
+    // the queue), then the store.
+    auto shutdown = [&](const QString &why, int code) {
         if (stopping)
             return;
         stopping = true;
-        // The API first (no new work), then the workers (their jobs go back
-        // to the queue), then the store.
         if (api) {
             api->stop();
             api.reset();
         }
         if (apiServices)
             apiServices->farmRunning = false;
-        farm.stop([&, signal] {
-            engine.stop(QStringLiteral("signal %1").arg(signal));
-            QCoreApplication::exit(0);
+        farm.stop([&, why, code] {
+            engine.stop(why);
+            exitCode = code;
+            QCoreApplication::exit(code);
         });
-    });
+    };
+    QObject::connect(&signals, &SignalWatcher::terminationRequested, &app,
+                     [&](int signal) { shutdown(QStringLiteral("signal %1").arg(signal), 0); });
     QTimer::singleShot(0, &app, [&] {
         engine.start(
             optionOrEnv("config", "FRAMEHOUSE_CONFIG"), parser.value(QStringLiteral("listen")),
@@ -112,8 +115,7 @@ int main(int argc, char *argv[])
                        : Expected<ApiConfig>(db.failure());
                 if (!apiConfig) {
                     qCritical().noquote() << "cannot start the API:" << apiConfig.error();
-                    exitCode = EngineStartup::Failed;
-                    QCoreApplication::exit(exitCode);
+                    shutdown(QStringLiteral("the API could not start"), EngineStartup::Failed);
                     return;
                 }
                 apiServices =
@@ -126,8 +128,7 @@ int main(int argc, char *argv[])
                 if (!listening) {
                     qCritical().noquote() << "cannot start the API:" << listening.error();
                     api.reset();
-                    exitCode = EngineStartup::Failed;
-                    QCoreApplication::exit(exitCode);
+                    shutdown(QStringLiteral("the API could not start"), EngineStartup::Failed);
                 }
             });
     });

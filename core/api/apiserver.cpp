@@ -127,11 +127,10 @@ Expected<QList<int>> ApiServer::bindSockets(int count)
             ::listen(fd, ListenBacklog) != 0) {
             const QString why = errnoText();
             closeAll();
-            return fail(tr("cannot listen on %1: %2")
-                            .arg(v6 ? QStringLiteral("[%1]:%2") : QStringLiteral("%1:%2"))
-                            .arg(address.toString())
-                            .arg(port)
-                            .arg(why));
+            const QString where = (v6 ? QStringLiteral("[%1]:%2") : QStringLiteral("%1:%2"))
+                                      .arg(address.toString())
+                                      .arg(port);
+            return fail(tr("cannot listen on %1: %2").arg(where, why));
         }
         if (port == 0) {
             // The first socket picked a free port; the others join it.

@@ -108,10 +108,10 @@ Expected<bool> BanList::recordFailure(QSqlDatabase db, const QHostAddress &addre
     });
 
     // Set again after the commit: a refresh() that read the store before
-    // it dropped the ban from memory (refresh reads under the lock, so it
-    // cannot run between here and the return). When the store cannot be
-    // written the source stays banned here until the next refresh: a
-    // broken disk must not let a guesser go on.
+    // the commit has dropped it from memory. refresh() reads under this
+    // lock, so from here on no older read can replace it. When the store
+    // cannot be written the source stays banned here until the next
+    // refresh: a broken disk must not let a guesser go on.
     QMutexLocker lock(&m_mutex);
     m_bannedUntil.insert(source, expiresAt);
     if (!written)

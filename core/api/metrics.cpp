@@ -157,7 +157,7 @@ QByteArray Metrics::render(const JobFigures &jobs) const
     family(out, "framehouse_jobs_total", "untyped", "Jobs in the store, by state.");
     QList<QString> states;
     // Every state, also those with no job: a series that comes and goes
-    // breaks rate and absence alerts.
+    // leaves gaps in graphs and trips absent() alerts.
     for (int i = 0;; ++i) {
         const QString name = Job::stateName(static_cast<Job::State>(i));
         if (name.isEmpty())

@@ -117,25 +117,6 @@ QString EngineSettings::listen() const
     return QStringLiteral("%1:%2").arg(listenAddress, port);
 }
 
-bool EngineSettings::isLoopbackOnly() const
-{
-    in_addr v4{};
-    if (parseIPv4(listenAddress, &v4))
-        return (ntohl(v4.s_addr) >> 24) == 127;
-    in6_addr v6{};
-    if (!parseIPv6(listenAddress, &v6))
-        return false;
-    const unsigned char *b = v6.s6_addr;
-    bool tenZeros = true;
-    for (int i = 0; i < 10; ++i)
-        tenZeros = tenZeros && b[i] == 0;
-    if (!tenZeros)
-        return false;
-    if (b[10] == 0 && b[11] == 0 && b[12] == 0 && b[13] == 0 && b[14] == 0 && b[15] == 1)
-        return true;                                       // ::1
-    return b[10] == 0xff && b[11] == 0xff && b[12] == 127; // ::ffff:127.x.x.x
-}
-
 Expected<EngineSettings> EngineSettings::load(const QString &path)
 {
     QFile file(path);

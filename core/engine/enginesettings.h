@@ -29,11 +29,11 @@
 // the engine hands those files to ConfigGuard::check itself. A [secrets]
 // section is refused like any other unknown section.
 //
-// A typo must not silently fall back to a default (a misspelt
-// "authentication" would leave it on, a misspelt "listen" would not), so an
-// unknown section or key, a repeated key or a malformed value is an error
-// naming it. Relative paths are taken relative to the file's directory.
-// Whether the settings are safe to run with is ConfigGuard's question.
+// A typo must not silently fall back to a default (a misspelt "allowlist"
+// would let every address connect), so an unknown section or key, a
+// repeated key or a malformed value is an error naming it. Relative paths
+// are taken relative to the file's directory. Whether the settings are safe
+// to run with is ConfigGuard's question.
 struct EngineSettings {
     // An IP literal without brackets; host names are refused, because which
     // interfaces a name resolves to can change under the engine.
@@ -54,6 +54,4 @@ struct EngineSettings {
     Expected<void> setListen(QStringView text);
     // The listen address as the file writes it: 127.0.0.1:8443, [::1]:8443.
     QString listen() const;
-    // Only this machine can connect: 127.0.0.0/8, ::1 or ::ffff:127.x.x.x.
-    bool isLoopbackOnly() const;
 };

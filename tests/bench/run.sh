@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the benchmarks on an optimised build and prints name=value lines,
 # each against a reference measured in the same run.
-#   tests/bench/run.sh [rows]   (bench_store rows; then tests/bench/bench_farm.sh)
+#   tests/bench/run.sh [rows]   (bench_store rows; then bench_farm.sh and bench_api.sh)
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
@@ -11,3 +11,5 @@ echo "# store: SQLCipher through the Framehouse driver vs plain SQLite, same cod
 build/release/tests/bench/bench_store "${1:-100000}"
 echo
 tests/bench/bench_farm.sh
+echo
+tests/bench/bench_api.sh

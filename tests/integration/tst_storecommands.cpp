@@ -105,14 +105,14 @@ void TestStoreCommands::lockRefusesSecondEngine()
 {
     QProcess engine;
     engine.setProcessChannelMode(QProcess::SeparateChannels);
-    engine.start(QStringLiteral(FRAMEHOUSED_PATH), storeArgs());
+    engine.start(QStringLiteral(FRAMEHOUSED_PATH), storeArgs() + TestSupport::anyApiPort());
     QVERIFY(engine.waitForStarted());
     QByteArray said;
     QTRY_VERIFY2_WITH_TIMEOUT((said += engine.readAllStandardError()).contains(" open, "),
                               said.constData(), 20000);
 
     QProcess second;
-    second.start(QStringLiteral(FRAMEHOUSED_PATH), storeArgs());
+    second.start(QStringLiteral(FRAMEHOUSED_PATH), storeArgs() + TestSupport::anyApiPort());
     QVERIFY(second.waitForFinished(20000));
     QCOMPARE(second.exitCode(), 1);
     const QString message = QString::fromUtf8(second.readAllStandardError());
@@ -131,7 +131,7 @@ void TestStoreCommands::lockRefusesSecondEngine()
     QCOMPARE(ctl(QStringLiteral("rekey")).exitCode, 0);
 
     // A lock left by a killed engine does not block the next one.
-    engine.start(QStringLiteral(FRAMEHOUSED_PATH), storeArgs());
+    engine.start(QStringLiteral(FRAMEHOUSED_PATH), storeArgs() + TestSupport::anyApiPort());
     said.clear();
     QTRY_VERIFY2_WITH_TIMEOUT((said += engine.readAllStandardError()).contains(" open, "),
                               said.constData(), 20000);

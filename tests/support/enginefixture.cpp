@@ -10,6 +10,7 @@
 #include <QDeadlineTimer>
 #include <QDir>
 #include <QFile>
+#include <QRegularExpression>
 #include <QSqlQuery>
 #include <QTest>
 
@@ -57,21 +58,24 @@ QStringList EngineFixture::storeArgs() const
             path(QStringLiteral("store.key"))};
 }
 
-bool EngineFixture::startEngine()
+bool EngineFixture::startEngine(const QStringList &extraArguments)
 {
     m_engine = std::make_unique<QProcess>();
     m_engine->setProcessChannelMode(QProcess::ForwardedErrorChannel);
     const qint64 started = QDateTime::currentMSecsSinceEpoch();
-    m_engine->start(QStringLiteral(FRAMEHOUSED_PATH),
-                    storeArgs() + QStringList{QStringLiteral("--log-file"),
-                                              path(QStringLiteral("engine.log"))});
+    m_engine->start(
+        QStringLiteral(FRAMEHOUSED_PATH),
+        storeArgs() + TestSupport::anyApiPort() +
+            QStringList{QStringLiteral("--log-file"), path(QStringLiteral("engine.log"))} +
+            extraArguments);
     if (!m_engine->waitForStarted())
         return false;
     QDeadlineTimer deadline(60000);
     while (!deadline.hasExpired() && m_engine->state() == QProcess::Running) {
         Expected<QJsonObject> pool = FarmState::get(db(), FarmState::Pool);
         if (pool && pool->value(QLatin1StringView("updated_at")).toInteger() >= started &&
-            pool->value(QLatin1StringView("engine_pid")).toInteger() == m_engine->processId())
+            pool->value(QLatin1StringView("engine_pid")).toInteger() == m_engine->processId() &&
+            apiPort() != 0)
             return true;
         QTest::qWait(50);
     }
@@ -92,6 +96,22 @@ void EngineFixture::killEngine()
 {
     ::kill(pid_t(m_engine->processId()), SIGKILL);
     m_engine->waitForFinished(30000);
+}
+
+quint16 EngineFixture::apiPort() const
+{
+    static const QRegularExpression listening(
+        QStringLiteral("API listening on https://127\\.0\\.0\\.1:(\\d+)"));
+    QRegularExpressionMatch last;
+    QRegularExpressionMatchIterator it = listening.globalMatch(engineLog());
+    while (it.hasNext())
+        last = it.next();
+    return last.hasMatch() ? quint16(last.captured(1).toUInt()) : 0;
+}
+
+QString EngineFixture::apiUrl() const
+{
+    return QStringLiteral("https://127.0.0.1:%1").arg(apiPort());
 }
 
 qint64 EngineFixture::enginePid() const { return m_engine ? m_engine->processId() : 0; }

@@ -29,11 +29,16 @@ public:
 
     // Starts framehoused and waits until its farm has published its pool
     // (hardware probed, taking jobs). False (with the log) when it did not.
-    bool startEngine();
+    bool startEngine(const QStringList &extraArguments = {});
     // SIGTERM and wait; true when it exited with 0.
     bool stopEngine();
     void killEngine();
     qint64 enginePid() const;
+    // The port the engine's API listens on (127.0.0.1), from its log; 0 when
+    // the log does not say (yet).
+    quint16 apiPort() const;
+    // "https://127.0.0.1:<port>"
+    QString apiUrl() const;
     QString engineLog() const;
 
     QSqlDatabase db() const;

@@ -191,3 +191,8 @@ QByteArray TestSupport::readRaw(const QString &path)
         return {};
     return file.readAll();
 }
+
+QStringList TestSupport::anyApiPort()
+{
+    return {QStringLiteral("--listen"), QStringLiteral("127.0.0.1:0")};
+}

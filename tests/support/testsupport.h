@@ -25,6 +25,9 @@
     QVERIFY2(bool(expected), (expected) ? "" : qPrintable((expected).error()))
 
 namespace TestSupport {
+// framehoused arguments that put its API on a free loopback port, so engines
+// of tests running side by side do not collide on the default 8443.
+QStringList anyApiPort();
 // A fresh random key written to `path` (mode 0600); returns the key.
 SecretKey writeKeyFile(const QString &path);
 SecretKey readKeyFile(const QString &path);

@@ -1,8 +1,10 @@
 #include "engine/enginesettings.h"
 #include "security/configguard.h"
+#include "testsupport.h"
 
 #include <QDir>
 #include <QFile>
+#include <QHostAddress>
 #include <QRandomGenerator>
 #include <QTemporaryDir>
 #include <QTest>
@@ -192,30 +194,9 @@ void TestConfigGuard::check_data()
                           "@DIR@/store.key")
         << generateFix;
 
-    // The API listener
-    QTest::newRow("non-loopback without TLS")
-        << QStringLiteral("[api]\nlisten = 0.0.0.0:8443\n") << QStringList{} << QStringList{} << 1
-        << QStringLiteral("[api] listen = 0.0.0.0:8443 accepts connections from other machines, "
-                          "but TLS is not configured")
-        << QStringLiteral("set [api] tls_certificate and tls_private_key, or listen on "
-                          "127.0.0.1:8443 or [::1]:8443");
-    QTest::newRow("LAN address without TLS")
-        << QStringLiteral("[api]\nlisten = 192.168.1.10:9000\n") << QStringList{} << QStringList{}
-        << 1 << QStringLiteral("[api] listen = 192.168.1.10:9000")
-        << QStringLiteral("listen on 127.0.0.1:9000 or [::1]:9000");
-    QTest::newRow("IPv6 any without TLS")
-        << QStringLiteral("[api]\nlisten = [::]:9443\n") << QStringList{} << QStringList{} << 1
-        << QStringLiteral("[api] listen = [::]:9443 accepts connections from other machines")
-        << QStringLiteral("[::1]:9443");
-    QTest::newRow("authentication off on non-loopback")
-        << QString(tlsIni + QStringLiteral("authentication = false\n")) << goodTls << QStringList{}
-        << 1 << QStringLiteral("[api] authentication = false while [api] listen = 0.0.0.0:8443")
-        << QStringLiteral("set [api] authentication = true, or listen on 127.0.0.1:8443");
-    QTest::newRow("authentication off and no TLS")
-        << QStringLiteral("[api]\nlisten = 10.1.2.3:8443\nauthentication = no\n") << QStringList{}
-        << QStringList{} << 2
-        << QStringLiteral("[api] authentication = false while [api] listen = 10.1.2.3:8443")
-        << QStringLiteral("set [api] authentication = true");
+    // The API listener. A network address without TLS files is no problem:
+    // the engine then serves its stored self-signed certificate, never
+    // clear text.
     QTest::newRow("certificate without key")
         << QStringLiteral("[api]\ntls_certificate = cert.pem\n")
         << QStringList{QStringLiteral("cert.pem|0644|CERT")} << QStringList{} << 1
@@ -226,11 +207,22 @@ void TestConfigGuard::check_data()
         << QStringList{QStringLiteral("key.pem|0600|KEY")} << QStringList{} << 1
         << QStringLiteral("[api] tls_private_key is set but tls_certificate is not")
         << QStringLiteral("set [api] tls_certificate");
-    QTest::newRow("certificate without key on non-loopback")
+    QTest::newRow("certificate without key on a network address")
         << QStringLiteral("[api]\nlisten = 0.0.0.0:8443\ntls_certificate = cert.pem\n")
-        << QStringList{QStringLiteral("cert.pem|0644|CERT")} << QStringList{} << 2
-        << QStringLiteral("[api] listen = 0.0.0.0:8443 accepts connections from other machines")
-        << QStringLiteral("set [api] tls_certificate and tls_private_key");
+        << QStringList{QStringLiteral("cert.pem|0644|CERT")} << QStringList{} << 1
+        << QStringLiteral("[api] tls_certificate is set but tls_private_key is not")
+        << QStringLiteral("or remove tls_certificate");
+    QTest::newRow("key without certificate on IPv6 any")
+        << QStringLiteral("[api]\nlisten = [::]:9443\ntls_private_key = key.pem\n")
+        << QStringList{QStringLiteral("key.pem|0600|KEY")} << QStringList{} << 1
+        << QStringLiteral("[api] tls_private_key is set but tls_certificate is not")
+        << QStringLiteral("or remove tls_private_key");
+    // A half setup and a loose key are separate problems, both reported.
+    QTest::newRow("key without certificate, world-readable")
+        << QStringLiteral("[api]\ntls_private_key = key.pem\n")
+        << QStringList{QStringLiteral("key.pem|0644|KEY")} << QStringList{} << 2
+        << QStringLiteral("[api] tls_private_key @DIR@/key.pem is readable by every user")
+        << QStringLiteral("set [api] tls_certificate");
     QTest::newRow("missing certificate")
         << tlsIni << QStringList{QStringLiteral("key.pem|0600|KEY")} << QStringList{} << 1
         << QStringLiteral("[api] tls_certificate @DIR@/cert.pem does not exist")
@@ -239,6 +231,21 @@ void TestConfigGuard::check_data()
         << tlsIni << QStringList{QStringLiteral("cert.pem|0644|CERT")} << QStringList{} << 1
         << QStringLiteral("[api] tls_private_key @DIR@/key.pem does not exist")
         << QStringLiteral("correct the path of [api] tls_private_key");
+    QTest::newRow("missing client CA")
+        << QString(tlsIni + QStringLiteral("tls_client_ca = clients.pem\n")) << goodTls
+        << QStringList{} << 1
+        << QStringLiteral("[api] tls_client_ca @DIR@/clients.pem does not exist")
+        << QStringLiteral("correct the path of [api] tls_client_ca, or put the file there");
+    QTest::newRow("missing client CA without TLS files")
+        << QStringLiteral("[api]\ntls_client_ca = ca/clients.pem\n") << QStringList{}
+        << QStringList{} << 1
+        << QStringLiteral("[api] tls_client_ca @DIR@/ca/clients.pem does not exist")
+        << QStringLiteral("correct the path of [api] tls_client_ca");
+    QTest::newRow("client CA is a directory")
+        << QString(tlsIni + QStringLiteral("tls_client_ca = clients\n"))
+        << QStringList{goodTls + QStringList{QStringLiteral("clients|0755|DIR")}} << QStringList{}
+        << 1 << QStringLiteral("[api] tls_client_ca @DIR@/clients is not a regular file")
+        << QStringLiteral("point [api] tls_client_ca at a regular file");
 
     // Configurations that must start
     const QString none;
@@ -259,18 +266,43 @@ void TestConfigGuard::check_data()
     QTest::newRow("pass: IPv4-mapped loopback")
         << QStringLiteral("[api]\nlisten = [::ffff:127.0.0.1]:8443\n") << QStringList{}
         << QStringList{} << 0 << none << none;
-    QTest::newRow("pass: non-loopback with TLS and a 0600 key")
+    QTest::newRow("pass: any address without TLS files")
+        << QStringLiteral("[api]\nlisten = 0.0.0.0:8443\n") << QStringList{} << QStringList{} << 0
+        << none << none;
+    QTest::newRow("pass: LAN address without TLS files")
+        << QStringLiteral("[api]\nlisten = 192.168.1.10:9000\n") << QStringList{} << QStringList{}
+        << 0 << none << none;
+    QTest::newRow("pass: IPv6 any without TLS files")
+        << QStringLiteral("[api]\nlisten = [::]:9443\n") << QStringList{} << QStringList{} << 0
+        << none << none;
+    QTest::newRow("pass: network address with TLS and a 0600 key")
         << tlsIni << goodTls << QStringList{} << 0 << none << none;
     QTest::newRow("pass: IPv6 any with TLS and a 0400 key")
         << QStringLiteral("[api]\nlisten = [::]:8443\ntls_certificate = cert.pem\n"
                           "tls_private_key = key.pem\n")
         << QStringList{QStringLiteral("cert.pem|0644|CERT"), QStringLiteral("key.pem|0400|KEY")}
         << QStringList{} << 0 << none << none;
-    QTest::newRow("pass: authentication off on loopback")
-        << QStringLiteral("[api]\nauthentication = false\n") << QStringList{} << QStringList{} << 0
-        << none << none;
+    // A CA certificate is public: every user may read it.
+    QTest::newRow("pass: world-readable client CA")
+        << QString(tlsIni + QStringLiteral("tls_client_ca = clients.pem\n"))
+        << QStringList{goodTls + QStringList{QStringLiteral("clients.pem|0644|CERT")}}
+        << QStringList{} << 0 << none << none;
+    QTest::newRow("pass: client CA with the stored certificate")
+        << QStringLiteral("[api]\nlisten = 0.0.0.0:8443\ntls_client_ca = clients.pem\n")
+        << QStringList{QStringLiteral("clients.pem|0600|CERT")} << QStringList{} << 0 << none
+        << none;
+    QTest::newRow("pass: every [api] key")
+        << QString(tlsIni + QStringLiteral("tls_client_ca = clients.pem\n"
+                                           "server_names = transcode.example.com\n"
+                                           "cors_origins = https://app.example.com\n"
+                                           "allowlist = 10.0.0.0/8 2001:db8::/32\n"
+                                           "trusted_proxies = 10.0.0.5\n"))
+        << QStringList{goodTls + QStringList{QStringLiteral("clients.pem|0644|CERT")}}
+        << QStringList{} << 0 << none << none;
+    // Nothing under [api] is checked while the API is off.
     QTest::newRow("pass: API disabled")
-        << QStringLiteral("[api]\nenabled = false\nlisten = 0.0.0.0:8443\nauthentication = off\n")
+        << QStringLiteral("[api]\nenabled = false\nlisten = 0.0.0.0:8443\n"
+                          "tls_certificate = cert.pem\ntls_client_ca = clients.pem\n")
         << QStringList{} << QStringList{} << 0 << none << none;
     QTest::newRow("pass: store key file not created yet")
         << QString() << QStringList{} << QStringList{storeKeyFile + u'?'} << 0 << none << none;
@@ -318,7 +350,7 @@ void TestConfigGuard::check()
         file.write(ini.toUtf8());
     }
     const Expected<EngineSettings> settings = EngineSettings::load(iniPath);
-    QVERIFY2(settings.ok(), settings.ok() ? "" : qPrintable(settings.error()));
+    VERIFY_EXPECTED(settings);
     QList<ConfigGuard::SecretFile> secretFiles;
     for (const QString &extra : extras) {
         const QString role = extra.section(u'=', 0, 0);
@@ -384,34 +416,65 @@ void TestConfigGuard::loadReadsEveryKey()
                "  tls_private_key   =   ../key.pem  \r\n"
                "; a comment\r\n"
                "\r\n"
-               "authentication = On\r\n");
+               "tls_client_ca = ca/clients.pem\r\n"
+               "server_names = transcode.example.com, Farm-2.example.com\tlocalhost\r\n"
+               "cors_origins = https://app.example.com http://localhost:8080,"
+               "https://[2001:db8::1]:8443\r\n"
+               "allowlist = 10.0.0.0/8, 2001:db8::/32 192.168.1.7\r\n"
+               "trusted_proxies = 10.0.0.5\r\n");
     file.close();
     const Expected<EngineSettings> loaded = EngineSettings::load(path);
-    QVERIFY2(loaded.ok(), loaded.ok() ? "" : qPrintable(loaded.error()));
+    VERIFY_EXPECTED(loaded);
     const EngineSettings &s = loaded.value();
     QCOMPARE(s.listenAddress, QStringLiteral("2001:db8::5"));
     QCOMPARE(s.listenPort, quint16(9443));
     QCOMPARE(s.listen(), QStringLiteral("[2001:db8::5]:9443"));
-    QVERIFY(!s.isLoopbackOnly());
     QVERIFY(s.apiEnabled);
-    QVERIFY(s.authentication);
     QCOMPARE(s.tlsCertificate, QDir(dir).filePath(QStringLiteral("tls/cert with space.pem")));
     QCOMPARE(s.tlsPrivateKey, QDir::cleanPath(dir + QStringLiteral("/../key.pem")));
+    QCOMPARE(s.tlsClientCa, QDir(dir).filePath(QStringLiteral("ca/clients.pem")));
+    QCOMPARE(s.serverNames,
+             (QStringList{QStringLiteral("transcode.example.com"),
+                          QStringLiteral("Farm-2.example.com"), QStringLiteral("localhost")}));
+    QCOMPARE(s.corsOrigins, (QStringList{QStringLiteral("https://app.example.com"),
+                                         QStringLiteral("http://localhost:8080"),
+                                         QStringLiteral("https://[2001:db8::1]:8443")}));
+    QCOMPARE(s.allowlist.toString(), QStringLiteral("10.0.0.0/8 2001:db8::/32 192.168.1.7/32"));
+    QVERIFY(s.allowlist.allows(QHostAddress(QStringLiteral("10.200.0.1"))));
+    QVERIFY(s.allowlist.allows(QHostAddress(QStringLiteral("192.168.1.7"))));
+    QVERIFY(!s.allowlist.allows(QHostAddress(QStringLiteral("192.168.1.8"))));
+    QCOMPARE(s.trustedProxies.toString(), QStringLiteral("10.0.0.5/32"));
+    QVERIFY(s.trustedProxies.allows(QHostAddress(QStringLiteral("10.0.0.5"))));
+    QVERIFY(!s.trustedProxies.allows(QHostAddress(QStringLiteral("10.0.0.6"))));
 
     // An absolute path is kept; an empty value means "not set".
     QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
     file.write("[api]\ntls_certificate =\ntls_private_key = /etc/framehouse/key.pem\n");
     file.close();
     const Expected<EngineSettings> paths = EngineSettings::load(path);
-    QVERIFY2(paths.ok(), paths.ok() ? "" : qPrintable(paths.error()));
+    VERIFY_EXPECTED(paths);
     QVERIFY(paths.value().tlsCertificate.isEmpty());
     QCOMPARE(paths.value().tlsPrivateKey, QStringLiteral("/etc/framehouse/key.pem"));
 
     const EngineSettings defaults;
     QCOMPARE(defaults.listen(), QStringLiteral("127.0.0.1:8443"));
-    QVERIFY(defaults.isLoopbackOnly());
     QVERIFY(defaults.apiEnabled);
-    QVERIFY(defaults.authentication);
+    QVERIFY(defaults.tlsClientCa.isEmpty());
+    QVERIFY(defaults.serverNames.isEmpty());
+    QVERIFY(defaults.corsOrigins.isEmpty());
+    QVERIFY(defaults.allowlist.isEmpty());
+    QVERIFY(defaults.trustedProxies.isEmpty());
+
+    // Empty lists are the defaults, not errors.
+    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
+    file.write("[api]\nserver_names =\ncors_origins =\nallowlist =\ntrusted_proxies =\n");
+    file.close();
+    const Expected<EngineSettings> empty = EngineSettings::load(path);
+    VERIFY_EXPECTED(empty);
+    QVERIFY(empty.value().serverNames.isEmpty());
+    QVERIFY(empty.value().corsOrigins.isEmpty());
+    QVERIFY(empty.value().allowlist.isEmpty());
+    QVERIFY(empty.value().trustedProxies.isEmpty());
 }
 
 void TestConfigGuard::loadRefuses_data()
@@ -425,9 +488,16 @@ void TestConfigGuard::loadRefuses_data()
                                                 QStringLiteral("unknown key \"listen_address\""),
                                                 QStringLiteral("listen, enabled")}
                                  << QString();
-    QTest::newRow("misspelt authentication")
-        << QStringLiteral("[api]\nauthentification = false\n")
-        << QStringList{QStringLiteral("\"authentification\" in [api]")} << QString();
+    QTest::newRow("misspelt allowlist")
+        << QStringLiteral("[api]\nallow_list = 10.0.0.0/8\n")
+        << QStringList{QStringLiteral("\"allow_list\" in [api]")} << QString();
+    // The API always authenticates; the old switch is refused, not ignored.
+    QTest::newRow("authentication is an unknown key")
+        << QStringLiteral("[api]\nauthentication = true\n")
+        << QStringList{QStringLiteral("@FILE@:2: unknown key \"authentication\" in [api]"),
+                       QStringLiteral("tls_client_ca, server_names, cors_origins, allowlist, "
+                                      "trusted_proxies")}
+        << QString();
     QTest::newRow("unknown key's value is not shown")
         << QStringLiteral("[api]\npepper = 9f86d081884c7d659a2feaa0c55ad015\n")
         << QStringList{QStringLiteral("unknown key \"pepper\" in [api]")}
@@ -454,9 +524,8 @@ void TestConfigGuard::loadRefuses_data()
         << QStringList{QStringLiteral("@FILE@:3: [api] enabled is set twice (first on line 2)")}
         << QString();
     QTest::newRow("malformed boolean")
-        << QStringLiteral("[api]\nauthentication = maybe\n")
-        << QStringList{QStringLiteral("@FILE@:2: [api] authentication: \"maybe\" is not a "
-                                      "boolean")}
+        << QStringLiteral("[api]\nenabled = maybe\n")
+        << QStringList{QStringLiteral("@FILE@:2: [api] enabled: \"maybe\" is not a boolean")}
         << QString();
     QTest::newRow("listen without port")
         << QStringLiteral("[api]\nlisten = 127.0.0.1\n")
@@ -481,10 +550,60 @@ void TestConfigGuard::loadRefuses_data()
                                     << QStringList{QStringLiteral("1 to 65535")} << QString();
     QTest::newRow("port not a number") << QStringLiteral("[api]\nlisten = 127.0.0.1:+80\n")
                                        << QStringList{QStringLiteral("1 to 65535")} << QString();
+    // Host allowlist: bare host names only, and the good ones are not named.
+    for (const char *name : {"bad_name.example", "*.example.com", "-lead.example", "a..b",
+                             "trailing.example.", "https://x.example", "x.example:8443"}) {
+        QTest::addRow("server_names %s", name)
+            << QStringLiteral("[api]\nserver_names = good.example %1\n").arg(QLatin1String(name))
+            << QStringList{QStringLiteral("@FILE@:2: [api] server_names: \"%1\" is not a host "
+                                          "name")
+                               .arg(QLatin1String(name))}
+            << QStringLiteral("\"good.example\"");
+    }
+    QTest::newRow("server_names label too long")
+        << QStringLiteral("[api]\nserver_names = %1.example\n").arg(QString(64, u'a'))
+        << QStringList{QStringLiteral("is not a host name")} << QString();
+    // Origins as a browser sends them: scheme, host and port, nothing else.
+    for (const char *origin :
+         {"*", "https://a.example/path", "null", "ftp://x", "https://app.example.com/",
+          "https://*.example.com", "app.example.com", "https://user@app.example.com"}) {
+        QTest::addRow("cors_origins %s", origin)
+            << QStringLiteral("[api]\ncors_origins = https://good.example %1\n")
+                   .arg(QLatin1String(origin))
+            << QStringList{QStringLiteral("@FILE@:2: [api] cors_origins: \"%1\" is not an "
+                                          "origin like https://app.example.com (no path, no "
+                                          "wildcard)")
+                               .arg(QLatin1String(origin))}
+            << QStringLiteral("\"https://good.example\"");
+    }
+    QTest::newRow("allowlist malformed entry")
+        << QStringLiteral("[api]\nallowlist = 10.0.0.0/8, 10.0.0.300\n")
+        << QStringList{QStringLiteral("@FILE@:2: [api] allowlist: '10.0.0.300' is not an IPv4 or "
+                                      "IPv6 address or CIDR range")}
+        << QString();
+    QTest::newRow("allowlist prefix too long")
+        << QStringLiteral("[api]\nallowlist = 10.0.0.0/33\n")
+        << QStringList{QStringLiteral("[api] allowlist: '10.0.0.0/33'")} << QString();
+    QTest::newRow("allowlist shorthand address")
+        << QStringLiteral("[api]\nallowlist = 10/8\n")
+        << QStringList{QStringLiteral("[api] allowlist: '10/8'")} << QString();
+    QTest::newRow("trusted_proxies host name")
+        << QStringLiteral("[api]\nlisten = 0.0.0.0:8443\ntrusted_proxies = 10.0.0.5 "
+                          "proxy.example\n")
+        << QStringList{QStringLiteral("@FILE@:3: [api] trusted_proxies: 'proxy.example' is not "
+                                      "an IPv4 or IPv6 address or CIDR range")}
+        << QString();
+    QTest::newRow("trusted_proxies bad IPv6 range")
+        << QStringLiteral("[api]\ntrusted_proxies = 2001:db8::/129\n")
+        << QStringList{QStringLiteral("[api] trusted_proxies: '2001:db8::/129'")} << QString();
     QTest::newRow("every error reported")
-        << QStringLiteral("[api]\nenabled = perhaps\nlisten = nowhere\nbogus = 1\n")
+        << QStringLiteral("[api]\nenabled = perhaps\nlisten = nowhere\nbogus = 1\n"
+                          "server_names = a_b\ncors_origins = *\nallowlist = x\n"
+                          "trusted_proxies = y\n")
         << QStringList{QStringLiteral("@FILE@:2:"), QStringLiteral("@FILE@:3:"),
-                       QStringLiteral("@FILE@:4:")}
+                       QStringLiteral("@FILE@:4:"), QStringLiteral("@FILE@:5:"),
+                       QStringLiteral("@FILE@:6:"), QStringLiteral("@FILE@:7:"),
+                       QStringLiteral("@FILE@:8:")}
         << QString();
 }
 
