@@ -1,3 +1,4 @@
+#include "apicommands.h"
 #include "auditcommands.h"
 #include "ctloutput.h"
 #include "engine/storeoptions.h"
@@ -7,6 +8,7 @@
 #include "security/processhardening.h"
 #include "settingscommands.h"
 #include "storecommands.h"
+#include "verifycommand.h"
 
 #include <QCoreApplication>
 #include <QTimer>
@@ -28,6 +30,10 @@ QString synopsisOf(const QString &group)
         return JobCommands::synopsis();
     if (group == QLatin1String("farm"))
         return FarmCommands::synopsis();
+    if (group == QLatin1String("api"))
+        return ApiCommands::synopsis();
+    if (group == QLatin1String("verify"))
+        return VerifyCommand::synopsis();
     return {};
 }
 
@@ -61,15 +67,17 @@ int main(int argc, char *argv[])
 
     QCommandLineParser parser;
     parser.setApplicationDescription(
-        tr("Framehouse command line.\n\nCommands:\n%1\n\n%2\n\n%3\n\n%4\n\n%5\n\n%6\n\n"
+        tr("Framehouse command line.\n\nCommands:\n%1\n\n%2\n\n%3\n\n%4\n\n%5\n\n%6\n\n%7\n\n"
+           "%8\n\n"
            "Exit codes: 0 ok, 1 failed, 2 usage error, 3 verification failed.\n"
            "'framehousectl GROUP COMMAND --help' shows one command.")
             .arg(StoreCommands::synopsis(), KeyCommands::synopsis(), AuditCommands::synopsis(),
-                 SettingsCommands::synopsis(), JobCommands::synopsis(), FarmCommands::synopsis()));
+                 SettingsCommands::synopsis(), JobCommands::synopsis(), FarmCommands::synopsis(),
+                 ApiCommands::synopsis(), VerifyCommand::synopsis()));
     const QCommandLineOption help = parser.addHelpOption();
     const QCommandLineOption version = parser.addVersionOption();
     parser.addPositionalArgument(QStringLiteral("group"),
-                                 tr("store, keys, audit, settings, jobs or farm"));
+                                 tr("store, keys, audit, settings, jobs, farm, api or verify"));
     parser.addPositionalArgument(QStringLiteral("command"), tr("see Commands above"));
     parser.addOption({QStringLiteral("json"), tr("machine-readable output (JSON).")});
     StoreOptions::addTo(parser);
@@ -78,6 +86,8 @@ int main(int argc, char *argv[])
     AuditCommands::addOptions(parser);
     JobCommands::addOptions(parser);
     FarmCommands::addOptions(parser);
+    ApiCommands::addOptions(parser);
+    VerifyCommand::addOptions(parser);
 
     if (!parser.parse(QCoreApplication::arguments()))
         return CtlOutput::report(parser.errorText(), CtlOutput::Usage);
@@ -100,7 +110,8 @@ int main(int argc, char *argv[])
     }
     if (synopsisOf(group).isEmpty())
         return CtlOutput::report(
-            tr("unknown command group '%1'; one of store, keys, audit, settings, jobs, farm "
+            tr("unknown command group '%1'; one of store, keys, audit, settings, jobs, farm, api, "
+               "verify "
                "(see 'framehousectl --help')")
                 .arg(group),
             CtlOutput::Usage);
@@ -113,6 +124,8 @@ int main(int argc, char *argv[])
     SettingsCommands settings;
     JobCommands jobs;
     FarmCommands farm;
+    ApiCommands api;
+    VerifyCommand verify;
     int exitCode = 0;
     const auto finished = [&](int code) {
         exitCode = code;
@@ -133,6 +146,10 @@ int main(int argc, char *argv[])
             jobs.run(rest, parser, finished);
         } else if (group == QLatin1String("farm")) {
             farm.run(rest, parser, finished);
+        } else if (group == QLatin1String("api")) {
+            api.run(rest, parser, finished);
+        } else if (group == QLatin1String("verify")) {
+            verify.run(rest, parser, finished);
         } else {
             settings.run(rest, parser, finished);
         }

@@ -67,9 +67,11 @@ void ApiListener::incomingConnection(qintptr descriptor)
         m_services.connections.release(peer);
         return;
     }
+    // Not `this` as the context: QSslServer drops every connection from the
+    // socket to itself once the handshake is done.
     ApiServices *services = &m_services;
     connect(
-        socket, &QObject::destroyed, this,
+        socket, &QObject::destroyed, parent(),
         [services, peer] { services->connections.release(peer); }, Qt::DirectConnection);
 }
 

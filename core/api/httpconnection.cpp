@@ -249,16 +249,14 @@ void HttpConnection::respond(HttpResponse response, bool close)
     m_state = State::Responding;
     m_sink.reset();
     armTimer(m_services.config.idleTimeoutMs);
-    m_socket->write(response.serializeHead(close, headRequest));
-    if (headRequest) {
+    // Head and a small body in one write: one TLS record, one system call.
+    if (headRequest || !response.file) {
+        m_socket->write(headRequest ? response.serializeHead(close, true)
+                                    : response.serializeHead(close, false) + response.body);
         finishResponse();
         return;
     }
-    if (!response.file) {
-        m_socket->write(response.body);
-        finishResponse();
-        return;
-    }
+    m_socket->write(response.serializeHead(close, false));
     m_response = std::move(response);
     m_fileSent = 0;
     if (!m_response.file->seek(m_response.fileOffset)) {

@@ -1,7 +1,6 @@
 #include "requestgate.h"
 
 #include "apiservices.h"
-#include "engine/logsink.h"
 #include "problem.h"
 
 #include <QLoggingCategory>
@@ -170,7 +169,6 @@ std::optional<HttpResponse> RequestGate::authenticate(const HttpRequest &request
             keyId = QString::fromLatin1(parts.at(1)).left(32);
     }
     const QString source = AuthFailureLog::sourceOf(client);
-    LogSink::authenticationFailure(client.toString(), keyId, reason);
     Expected<qint64> counted = m_services.authFailures.record(db, client, keyId, reason, now);
     if (!counted)
         qCWarning(lcGate).noquote() << "cannot count an authentication failure:" << counted.error();

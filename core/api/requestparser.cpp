@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <limits>
 #include <mutex>
+#include <string_view>
 #include <utility>
 
 namespace {
@@ -48,30 +49,25 @@ constexpr const char *notHttp =
     QT_TRANSLATE_NOOP("RequestParser", "The request is not valid HTTP/1.1.");
 } // namespace Detail
 
+// RFC 9110 tchar. http_parser also lets a space into names, which would
+// make "Content-Length : 5" a different field to us than to a proxy.
 bool isTokenChar(char c)
 {
-    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9'))
-        return true;
-    switch (c) {
-    case '!':
-    case '#':
-    case '$':
-    case '%':
-    case '&':
-    case '\'':
-    case '*':
-    case '+':
-    case '-':
-    case '.':
-    case '^':
-    case '_':
-    case '`':
-    case '|':
-    case '~':
-        return true;
-    default:
-        return false;
-    }
+    static constexpr std::string_view symbols = "!#$%&'*+-.^_`|~";
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+           symbols.find(c) != std::string_view::npos;
+}
+
+qsizetype longestMethod()
+{
+    static const qsizetype longest = [] {
+        qsizetype size = 0;
+#define FH_METHOD_SIZE(num, name, string) size = std::max<qsizetype>(size, qstrlen(#string));
+        HTTP_METHOD_MAP(FH_METHOD_SIZE)
+#undef FH_METHOD_SIZE
+        return size;
+    }();
+    return longest;
 }
 
 bool isControl(unsigned char c) { return c < 0x20 || c == 0x7f; }
@@ -173,6 +169,7 @@ struct RequestParser::Private {
         value.clear();
         fieldBytes = 0;
         fieldsBytes = 0;
+        atLineStart = false;
         fieldCount = 0;
         contentLengthCount = 0;
         sawTransferEncoding = false;
@@ -185,6 +182,8 @@ struct RequestParser::Private {
         return qsizetype(limits.maxRequestLine) + limits.maxHeadersBytes +
                4 * qsizetype(limits.maxHeaderFields) + headSlack;
     }
+
+    qsizetype headSlice(QByteArrayView rest) const;
 
     // The first refusal wins; callbacks return its result to stop the parser.
     int refuse(int errorStatus, const char *errorType, const char *errorDetail)
@@ -231,6 +230,7 @@ struct RequestParser::Private {
     qsizetype fieldBytes = 0;
     qsizetype fieldsBytes = 0;
     int fieldCount = 0;
+    bool atLineStart = false;
     int contentLengthCount = 0;
     bool sawTransferEncoding = false;
     bool sawUpgrade = false;
@@ -247,6 +247,36 @@ struct RequestParser::Private {
     QString detail;
 };
 
+// How much of `rest` to hand http_parser next while in the head. Our checks
+// run in callbacks, which http_parser makes at the end of a URL, name or
+// value or of the bytes it was given, while its own syntax errors stop it
+// at once. Handing it one line at a time, and no more than the limits
+// still allow (plus one byte, to tell "at" from "over"), makes every check
+// see the same bytes however the input was cut: a head refused for two
+// reasons gets the same answer every time.
+qsizetype RequestParser::Private::headSlice(QByteArrayView rest) const
+{
+    qsizetype allowed = headBudget() - headBytes;
+    qsizetype from = 0;
+    if (!requestLineChecked) {
+        const qsizetype method =
+            url.isEmpty() ? longestMethod() : qstrlen(http_method_str(http_method(parser.method)));
+        allowed = std::min(allowed, limits.maxRequestLine - method - url.size() - 10);
+        // Blank lines before a request are skipped, not its end.
+        while (!started && from < rest.size() && (rest[from] == '\r' || rest[from] == '\n'))
+            ++from;
+    } else if (fieldCount >= limits.maxHeaderFields && atLineStart) {
+        // The first byte of this line may begin a field over the count.
+        allowed = 0;
+    } else {
+        allowed = std::min(
+            {allowed, limits.maxHeaderBytes - fieldBytes, limits.maxHeadersBytes - fieldsBytes});
+    }
+    const qsizetype lineFeed = rest.indexOf('\n', from);
+    const qsizetype end = lineFeed < 0 ? rest.size() : lineFeed + 1;
+    return std::min(end, std::max<qsizetype>(allowed, 0) + 1);
+}
+
 int RequestParser::Private::onMessageBegin(http_parser *p)
 {
     of(p)->started = true;
@@ -256,8 +286,6 @@ int RequestParser::Private::onMessageBegin(http_parser *p)
 int RequestParser::Private::onUrl(http_parser *p, const char *at, size_t length)
 {
     Private *d = of(p);
-    if (p->method == HTTP_CONNECT)
-        return d->notImplemented();
     d->url.append(at, qsizetype(length));
     // The canonical line: method, space, target, space, "HTTP/1.x".
     const qsizetype line =
@@ -450,12 +478,6 @@ void RequestParser::Private::refuseLibraryError(http_errno error)
     case HPE_HEADER_OVERFLOW:
         tooLarge();
         break;
-    case HPE_INVALID_URL:
-        if (parser.method == HTTP_CONNECT) {
-            notImplemented();
-            break;
-        }
-        [[fallthrough]];
     default:
         malformed(Detail::notHttp);
         break;
@@ -492,31 +514,38 @@ RequestParser::Progress RequestParser::feed(QByteArrayView data)
     if (HTTP_PARSER_ERRNO(&d->parser) == HPE_PAUSED)
         http_parser_pause(&d->parser, 0);
 
-    const bool inHead = d->phase == Private::Phase::Head;
-    qsizetype length = data.size();
-    // Never hand http_parser more head than the limits allow, plus one
-    // byte to tell "at the limit" from "over it".
-    if (inHead)
-        length = std::min(length, d->headBudget() - d->headBytes + 1);
-    d->bufferStart = data.data();
-    d->bufferEnd = data.data() + length;
     d->body = &progress.body;
-    const size_t used = http_parser_execute(&d->parser, &d->settings, data.data(), size_t(length));
+    auto error = HPE_OK;
+    while (progress.consumed < data.size() && d->status == 0) {
+        const QByteArrayView rest = data.sliced(progress.consumed);
+        const bool inHead = d->phase == Private::Phase::Head;
+        const qsizetype length = inHead ? d->headSlice(rest) : rest.size();
+        d->bufferStart = rest.data();
+        d->bufferEnd = rest.data() + length;
+        const auto used =
+            qsizetype(http_parser_execute(&d->parser, &d->settings, rest.data(), size_t(length)));
+        progress.consumed += used;
+        if (inHead) {
+            d->headBytes += used;
+            d->atLineStart = used > 0 && rest[used - 1] == '\n';
+        }
+        error = HTTP_PARSER_ERRNO(&d->parser);
+        if (error == HPE_PAUSED)
+            break;
+        if (error != HPE_OK) {
+            d->refuseLibraryError(error);
+        } else if (used < length) {
+            // Only an upgrade stops early without an error, and those are refused.
+            d->malformed(Detail::notHttp);
+        } else if (inHead && d->headBytes > d->headBudget()) {
+            d->tooLarge();
+        } else if (inHead && !d->requestLineChecked && d->started && rest[length - 1] == '\n') {
+            d->checkRequestLine();
+        }
+    }
     d->body = nullptr;
     d->bufferStart = d->bufferEnd = nullptr;
-    progress.consumed = qsizetype(used);
-    if (inHead)
-        d->headBytes += progress.consumed;
 
-    const auto error = HTTP_PARSER_ERRNO(&d->parser);
-    if (error != HPE_OK && error != HPE_PAUSED) {
-        d->refuseLibraryError(error);
-    } else if (error == HPE_OK && progress.consumed < length) {
-        // Only an upgrade stops early without an error, and those are refused.
-        d->malformed(Detail::notHttp);
-    } else if (d->phase == Private::Phase::Head && d->headBytes > d->headBudget()) {
-        d->tooLarge();
-    }
     if (d->status != 0) {
         d->phase = Private::Phase::Failed;
         progress.stop = Stop::Failed;

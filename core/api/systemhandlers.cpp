@@ -66,10 +66,14 @@ HttpResponse ApiHandlers::ready(ApiCall &call)
 
 HttpResponse ApiHandlers::openApi(ApiCall &)
 {
-    QFile file(QStringLiteral(":/framehouse/api/openapi.json"));
-    if (!file.open(QIODevice::ReadOnly))
-        return storeFailure(QStringLiteral("cannot read the OpenAPI document"), file.errorString());
-    return HttpResponse::text(200, "application/json", file.readAll());
+    // Compiled in, so read once.
+    static const QByteArray document = [] {
+        QFile file(QStringLiteral(":/framehouse/api/openapi.json"));
+        return file.open(QIODevice::ReadOnly) ? file.readAll() : QByteArray();
+    }();
+    if (document.isEmpty())
+        return storeFailure(QStringLiteral("cannot read the OpenAPI document"), QString());
+    return HttpResponse::text(200, "application/json", document);
 }
 
 HttpResponse ApiHandlers::metrics(ApiCall &call)

@@ -51,11 +51,12 @@ bool isUploadId(QStringView id)
 // cannot be stored here; the client is told so (507), not that it erred.
 bool isOutOfSpace(int error) { return error == ENOSPC || error == EDQUOT || error == EFBIG; }
 
-Failure outOfSpace(const QString &directory, int error)
+// Client-facing (507): says what happened without naming server paths.
+Failure outOfSpace(int error)
 {
-    return fail(tr("the upload does not fit on the server's disk (%1 in %2); free space there "
-                   "or send a smaller file")
-                    .arg(errnoText(error), directory),
+    return fail(tr("the upload does not fit on the server's disk (%1); try again later or send a "
+                   "smaller file")
+                    .arg(errnoText(error)),
                 UploadWriter::NoSpace);
 }
 
@@ -158,7 +159,7 @@ Expected<std::unique_ptr<UploadWriter>> UploadWriter::begin(const QString &uploa
                     QFileDevice::ReadOwner | QFileDevice::WriteOwner)) {
         const int error = errno;
         if (isOutOfSpace(error))
-            return outOfSpace(uploadsDirectory, error);
+            return outOfSpace(error);
         return fail(tr("cannot create a temporary file in %1: %2")
                         .arg(uploadsDirectory, file->errorString()));
     }
@@ -182,7 +183,7 @@ Expected<void> UploadWriter::write(QByteArrayView bytes)
             const int error = errno;
             abort();
             if (isOutOfSpace(error))
-                return outOfSpace(m_directory, error);
+                return outOfSpace(error);
             return fail(tr("cannot write the upload to %1: %2").arg(m_directory, errnoText(error)));
         }
         data += n;
@@ -221,7 +222,7 @@ Expected<Upload> UploadWriter::finish(QSqlDatabase db, const AuditLog &audit, co
         const int error = errno;
         abort();
         if (isOutOfSpace(error))
-            return outOfSpace(m_directory, error);
+            return outOfSpace(error);
         return fail(
             tr("cannot flush the upload to disk in %1: %2").arg(m_directory, errnoText(error)));
     }

@@ -100,10 +100,11 @@ Expected<void> EngineSettings::setListen(QStringView text)
     bool digitsOnly = !port.isEmpty() && port.size() <= 5;
     for (const QChar c : port)
         digitsOnly = digitsOnly && c >= u'0' && c <= u'9';
-    const uint number = digitsOnly ? port.toUInt() : 0;
-    if (number < 1 || number > 65535)
+    // Port 0 asks the system for a free one (the engine logs which).
+    const uint number = digitsOnly ? port.toUInt() : 65536;
+    if (number > 65535)
         return fail(
-            tr("port \"%1\" is not a number from 1 to 65535").arg(Redactor::escapeControls(port)));
+            tr("port \"%1\" is not a number from 0 to 65535").arg(Redactor::escapeControls(port)));
     listenAddress = host.toString();
     listenPort = static_cast<quint16>(number);
     return {};

@@ -210,8 +210,37 @@ bool SqlCipherDriver::open(const QString &db, const QString &, const QString &, 
     return true;
 }
 
+sqlite3_stmt *SqlCipherDriver::takeCachedStatement(const QByteArray &sql) const
+{
+    const auto it = m_statements.constFind(sql);
+    if (it == m_statements.constEnd())
+        return nullptr;
+    sqlite3_stmt *statement = it.value();
+    m_statements.erase(it);
+    return statement;
+}
+
+void SqlCipherDriver::returnStatement(const QByteArray &sql, sqlite3_stmt *statement) const
+{
+    sqlite3_reset(statement);
+    sqlite3_clear_bindings(statement);
+    if (!m_db || m_statements.size() >= MaxCachedStatements) {
+        sqlite3_finalize(statement);
+        return;
+    }
+    m_statements.insert(sql, statement);
+}
+
+void SqlCipherDriver::dropCachedStatements()
+{
+    for (sqlite3_stmt *statement : std::as_const(m_statements))
+        sqlite3_finalize(statement);
+    m_statements.clear();
+}
+
 void SqlCipherDriver::close()
 {
+    dropCachedStatements();
     if (m_db) {
         // Statements still alive belong to QSqlQuery objects; v2 defers the
         // close until they are finalized.

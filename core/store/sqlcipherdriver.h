@@ -2,12 +2,14 @@
 
 #include "security/secretkey.h"
 
+#include <QHash>
 #include <QSqlDriver>
 #include <QSqlError>
 
 #include <optional>
 
 struct sqlite3;
+struct sqlite3_stmt;
 
 // Qt SQL driver over the SQLCipher C API. Registered as "FHSQLCIPHER";
 // Qt's stock QSQLITE plugin is never loaded (it would bind to SQLCipher's
@@ -54,14 +56,25 @@ public:
     // SQLite's primary result code for the last failure on this connection.
     int lastSqliteCode() const { return m_lastCode; }
 
+    // Prepared statements kept for reuse: preparing is most of the cost of a
+    // small query (the API reads a key and a job per request). A statement is
+    // taken out while a result uses it, so no two results share one.
+    sqlite3_stmt *takeCachedStatement(const QByteArray &sql) const;
+    // Resets the statement and keeps it, or finalizes it when the cache is full.
+    void returnStatement(const QByteArray &sql, sqlite3_stmt *statement) const;
+
 private:
     bool exec(const char *sql, QSqlError::ErrorType type, const QString &what = {});
     QSqlError makeError(const QString &what, QSqlError::ErrorType type, int code) const;
     bool failOpen(const QString &message, int code);
 
+    void dropCachedStatements();
+
     sqlite3 *m_db = nullptr;
     std::optional<SecretKey> m_key;
     int m_lastCode = 0;
+    static constexpr qsizetype MaxCachedStatements = 64;
+    mutable QMultiHash<QByteArray, sqlite3_stmt *> m_statements;
 
     friend class SqlCipherResult;
 };

@@ -33,10 +33,14 @@ QVariant SqlCipherResult::handle() const
 
 void SqlCipherResult::finalize()
 {
-    if (m_stmt) {
+    if (!m_stmt)
+        return;
+    // driver() is null once the driver is gone; then nothing caches it.
+    if (driver() && m_driver->isOpen())
+        m_driver->returnStatement(m_sql, m_stmt);
+    else
         sqlite3_finalize(m_stmt);
-        m_stmt = nullptr;
-    }
+    m_stmt = nullptr;
 }
 
 void SqlCipherResult::releaseStatement()
@@ -72,19 +76,31 @@ bool SqlCipherResult::prepare(const QString &query)
         setLastError(QSqlError(tr("the database is not open"), {}, QSqlError::ConnectionError));
         return false;
     }
-    const QByteArray sql = query.toUtf8();
+    m_sql = query.toUtf8();
+    const QByteArray &sql = m_sql;
+    m_stmt = m_driver->takeCachedStatement(sql);
+    if (m_stmt) {
+        // Checked when it was first prepared.
+        const int cachedColumns = sqlite3_column_count(m_stmt);
+        for (int i = 0; i < cachedColumns; ++i)
+            m_record.append(QSqlField(QString::fromUtf8(sqlite3_column_name(m_stmt, i)),
+                                      columnType(m_stmt, i)));
+        return true;
+    }
     const char *tail = nullptr;
     const int rc =
         sqlite3_prepare_v2(db, sql.constData(), static_cast<int>(sql.size() + 1), &m_stmt, &tail);
     if (rc != SQLITE_OK) {
         setSqliteError(tr("cannot prepare the statement"), QSqlError::StatementError);
-        finalize();
+        sqlite3_finalize(m_stmt); // never into the cache
+        m_stmt = nullptr;
         return false;
     }
     if (tail && QByteArray(tail).trimmed().size() > 0) {
         setLastError(QSqlError(tr("only one statement may be executed at a time"), {},
                                QSqlError::StatementError));
-        finalize();
+        sqlite3_finalize(m_stmt); // never into the cache
+        m_stmt = nullptr;
         return false;
     }
     if (!m_stmt) { // an empty statement or a comment

@@ -47,6 +47,7 @@ private:
 
     const SqlCipherDriver *m_driver;
     sqlite3_stmt *m_stmt = nullptr;
+    QByteArray m_sql; // m_stmt's text, the key it goes back to the driver's cache under
     QSqlRecord m_record;
     std::deque<QVariantList> m_rows; // cached rows, m_rows[0] is row m_firstCached
     int m_firstCached = 0;

@@ -1222,7 +1222,7 @@ void TestCtl::helpForEveryCommand_data()
     // subcommands, like farm roots, is listed once per form).
     const TestSupport::Run run = TestSupport::runCtl({QStringLiteral("--help")});
     static const QRegularExpression commandLine(
-        QStringLiteral("^(store|keys|audit|settings|jobs|farm) ([a-z-]+)(\\s|$)"));
+        QStringLiteral("^(store|keys|audit|settings|jobs|farm|api) ([a-z-]+)(\\s|$)"));
     QStringList seen;
     for (const QString &line : run.out.split(u'\n')) {
         const QRegularExpressionMatch match = commandLine.match(line);

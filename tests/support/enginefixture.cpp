@@ -85,8 +85,11 @@ bool EngineFixture::startEngine(const QStringList &extraArguments)
 
 bool EngineFixture::stopEngine()
 {
-    if (!m_engine)
-        return false;
+    // processId() is 0 once the engine has exited: kill(0) would signal the
+    // whole process group, the test included.
+    if (!m_engine || m_engine->state() == QProcess::NotRunning || m_engine->processId() <= 0)
+        return m_engine && m_engine->exitStatus() == QProcess::NormalExit &&
+               m_engine->exitCode() == 0;
     ::kill(pid_t(m_engine->processId()), SIGTERM);
     const bool exited = m_engine->waitForFinished(60000);
     return exited && m_engine->exitStatus() == QProcess::NormalExit && m_engine->exitCode() == 0;
@@ -94,6 +97,8 @@ bool EngineFixture::stopEngine()
 
 void EngineFixture::killEngine()
 {
+    if (!m_engine || m_engine->state() == QProcess::NotRunning || m_engine->processId() <= 0)
+        return;
     ::kill(pid_t(m_engine->processId()), SIGKILL);
     m_engine->waitForFinished(30000);
 }
