@@ -24,6 +24,11 @@ static const char *const seeds[] = {
     "INSERT INTO farm_roots VALUES ('output', '/srv/out', 1);"
     "INSERT INTO job_logs (job_id, attempt, at, text) VALUES (1, 1, 3, 'worker said');"
     "UPDATE jobs SET not_before = 4, fps = 30.5 WHERE id = 1;",
+    /* v4 */
+    "INSERT INTO uploads VALUES ('upl_abcdefghijklmnopqrstuvwx', 'abcdefghijkl', 'a.mp4', "
+    "  'video/mp4', 10, 'ab', 5, '127.0.0.1', 1, 6);"
+    "INSERT INTO api_bans VALUES ('192.0.2.1', 'repeated authentication failures', 10, 7, 8);"
+    "INSERT INTO api_certificates VALUES ('self-signed', 'PEM', 'KEY', 'DNS:localhost', 9, 10);",
 };
 
 class TestMigrations : public QObject {
