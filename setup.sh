@@ -153,6 +153,16 @@ demo() {
     "$ctl" jobs submit "$media/in/sample.mp4" --preset web-720p-h264 --wait "$@"
     "$ctl" farm status "$@"
     "$ctl" farm hw "$@"
+    # The HTTPS API: the post-deployment check against the engine, pinned to
+    # its self-signed certificate, with a key made for it and revoked after.
+    "$ctl" api info "$@"
+    pin=$("$ctl" api info "$@" --json | sed -n 's/.*"sha256": *"\([^"]*\)".*/\1/p')
+    created=$("$ctl" keys create "$@" --name demo-verify --owner-id demo \
+        --scopes jobs:read --expires-in-days 1 --json)
+    token=$(echo "$created" | sed -n 's/.*"token": *"\([^"]*\)".*/\1/p')
+    key_id=$(echo "$created" | sed -n 's/^    "id": *"\([^"]*\)".*/\1/p')
+    "$ctl" verify https://127.0.0.1:8443 --key "$token" --pin "$pin"
+    "$ctl" keys revoke "$key_id" --reason "demo check done" "$@" >/dev/null
     kill "$engine"
     wait "$engine" || true
     trap - EXIT INT TERM
