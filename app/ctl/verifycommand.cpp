@@ -418,6 +418,8 @@ private:
         request += "\r\n";
         m_socket.write(request);
         request.fill('\0');
+        // Nothing runs an event loop here: hand the bytes to the network now.
+        m_socket.flush();
         Expected<Reply> reply = readReply(method);
         if (!reply)
             m_socket.abort();

@@ -6,7 +6,8 @@
 #include "uploadstore.h"
 
 #include <QCoreApplication>
-#include <QFileInfo>
+#include <QDateTime>
+#include <QFile>
 #include <QHostInfo>
 #include <QLoggingCategory>
 #include <QThread>
@@ -16,6 +17,7 @@
 #include <cstring>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 namespace {
@@ -206,16 +208,27 @@ void ApiServer::stop()
     m_workers.clear();
 }
 
-QDateTime ApiServer::certificateFilesStamp() const
+QByteArray ApiServer::certificateFilesStamp() const
 {
-    const QFileInfo certificate(m_services->config.certificateFile);
-    const QFileInfo key(m_services->config.privateKeyFile);
-    return qMax(certificate.lastModified(), key.lastModified());
+    QByteArray stamp;
+    for (const QString &path :
+         {m_services->config.certificateFile, m_services->config.privateKeyFile}) {
+        struct stat st {};
+        if (::stat(QFile::encodeName(path).constData(), &st) != 0) {
+            stamp += "missing;";
+            continue;
+        }
+        stamp += QByteArray::number(qulonglong(st.st_ino)) + ':' +
+                 QByteArray::number(qlonglong(st.st_size)) + ':' +
+                 QByteArray::number(qlonglong(st.st_mtim.tv_sec)) + '.' +
+                 QByteArray::number(qlonglong(st.st_mtim.tv_nsec)) + ';';
+    }
+    return stamp;
 }
 
 void ApiServer::checkCertificateFiles()
 {
-    const QDateTime stamp = certificateFilesStamp();
+    const QByteArray stamp = certificateFilesStamp();
     if (stamp == m_filesStamp)
         return;
     m_filesStamp = stamp;

@@ -3,7 +3,7 @@
 #include "expected.h"
 #include "tlsidentity.h"
 
-#include <QDateTime>
+#include <QByteArray>
 #include <QList>
 #include <QObject>
 #include <QTimer>
@@ -42,7 +42,9 @@ private:
     Expected<TlsIdentity> loadIdentity() const;
     Expected<QList<int>> bindSockets(int count);
     void checkCertificateFiles();
-    QDateTime certificateFilesStamp() const;
+    // Inode, size and modification time (ns) of both files: a renewal that
+    // replaces them within one millisecond still changes it.
+    QByteArray certificateFilesStamp() const;
 
     std::shared_ptr<ApiServices> m_services;
     TlsIdentity m_identity;
@@ -52,5 +54,5 @@ private:
     quint16 m_port = 0;
     QTimer m_reloadTimer;
     QTimer m_maintenanceTimer;
-    QDateTime m_filesStamp;
+    QByteArray m_filesStamp;
 };
