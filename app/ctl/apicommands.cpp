@@ -141,7 +141,7 @@ int unban(const StoreSession &session, const QString &address)
     // A running engine keeps its own copy of the bans and reloads it from
     // the store on its maintenance tick.
     out() << ApiCommands::tr("%1 is no longer banned; a running engine lets it in again when it "
-                             "next reloads its bans (within a minute)")
+                             "next reloads its bans (within 5 seconds)")
                  .arg(Redactor::escapeControls(address.trimmed()))
           << Qt::endl;
     return Success;

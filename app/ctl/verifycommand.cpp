@@ -497,6 +497,27 @@ private:
         }
     }
 
+    Expected<QByteArray> readBody(const Reply &reply)
+    {
+        if (reply.header("transfer-encoding").toLower().contains("chunked"))
+            return chunkedBody();
+        const QByteArray length = reply.header("content-length");
+        if (!length.isNull()) {
+            bool ok = false;
+            const qsizetype size = length.toLongLong(&ok);
+            if (!ok || size < 0 || size > MaxBodyBytes)
+                return fail(tr("an unusable Content-Length in the response"));
+            return take(size);
+        }
+        // Delimited by the end of the connection.
+        while (m_buffer.size() <= MaxBodyBytes && fill()) {
+        }
+        const QByteArray rest = m_buffer;
+        m_buffer.clear();
+        m_socket.abort();
+        return rest;
+    }
+
     Expected<Reply> readReply(const QByteArray &method)
     {
         Reply reply;
@@ -524,29 +545,11 @@ private:
         const bool closes = reply.header("connection").toLower().contains("close");
         const bool bodiless =
             method == "HEAD" || reply.status < 200 || reply.status == 204 || reply.status == 304;
-        const QByteArray length = reply.header("content-length");
-        if (bodiless) {
-        } else if (reply.header("transfer-encoding").toLower().contains("chunked")) {
-            Expected<QByteArray> body = chunkedBody();
+        if (!bodiless) {
+            Expected<QByteArray> body = readBody(reply);
             if (!body)
                 return body.failure();
             reply.body = body.value();
-        } else if (!length.isNull()) {
-            bool ok = false;
-            const qsizetype size = length.toLongLong(&ok);
-            if (!ok || size < 0 || size > MaxBodyBytes)
-                return fail(tr("an unusable Content-Length in the response"));
-            Expected<QByteArray> body = take(size);
-            if (!body)
-                return body.failure();
-            reply.body = body.value();
-        } else {
-            // Delimited by the end of the connection.
-            while (m_buffer.size() <= MaxBodyBytes && fill()) {
-            }
-            reply.body = m_buffer;
-            m_buffer.clear();
-            m_socket.abort();
         }
         if (closes)
             m_socket.abort();

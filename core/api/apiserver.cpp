@@ -26,6 +26,7 @@ Q_LOGGING_CATEGORY(lcServer, "framehouse.api")
 constexpr int ListenBacklog = 1024;
 constexpr int ReloadCheckMs = 2000;
 constexpr int MaintenanceMs = 60000;
+constexpr int BanReloadMs = 5000;
 
 qint64 nowMs() { return QDateTime::currentMSecsSinceEpoch(); }
 
@@ -37,14 +38,19 @@ ApiServer::ApiServer(std::shared_ptr<ApiServices> services, QObject *parent)
     , m_services(std::move(services))
 {
     connect(&m_reloadTimer, &QTimer::timeout, this, &ApiServer::checkCertificateFiles);
+    // An unban made with framehousectl reaches the engine through the store.
+    connect(&m_banTimer, &QTimer::timeout, this, [this] {
+        Expected<QSqlDatabase> db = m_services->store->connection();
+        Expected<void> refreshed =
+            db ? m_services->bans.refresh(db.value(), nowMs()) : Expected<void>(db.failure());
+        if (!refreshed)
+            qCWarning(lcServer).noquote() << "cannot reload bans:" << refreshed.error();
+    });
     connect(&m_maintenanceTimer, &QTimer::timeout, this, [this] {
         Expected<QSqlDatabase> db = m_services->store->connection();
         if (!db)
             return;
         const qint64 now = nowMs();
-        Expected<void> refreshed = m_services->bans.refresh(db.value(), now);
-        if (!refreshed)
-            qCWarning(lcServer).noquote() << "cannot reload bans:" << refreshed.error();
         Expected<int> expired =
             UploadStore::expire(db.value(), *m_services->audit, m_services->config.uploadsDirectory,
                                 now - m_services->config.uploadRetentionMs, now);
@@ -160,6 +166,12 @@ Expected<void> ApiServer::start()
             return fail(
                 tr("[api] tls_client_ca %1 holds no PEM certificate").arg(config.clientCaFile));
     }
+    // Bans made before this start apply from the first connection on.
+    if (Expected<QSqlDatabase> db = m_services->store->connection(); db) {
+        Expected<void> loaded = m_services->bans.refresh(db.value(), nowMs());
+        if (!loaded)
+            return loaded.failure();
+    }
     Expected<QList<int>> sockets = bindSockets(config.threads);
     if (!sockets)
         return sockets.failure();
@@ -180,6 +192,7 @@ Expected<void> ApiServer::start()
         m_reloadTimer.start(ReloadCheckMs);
     }
     m_maintenanceTimer.start(MaintenanceMs);
+    m_banTimer.start(BanReloadMs);
     qCInfo(lcServer).noquote()
         << QStringLiteral("API listening on https://%1:%2 with %3 thread(s); certificate %4 "
                           "SHA-256 %5")
@@ -198,6 +211,7 @@ void ApiServer::stop()
 {
     m_reloadTimer.stop();
     m_maintenanceTimer.stop();
+    m_banTimer.stop();
     for (qsizetype i = 0; i < m_threads.size(); ++i) {
         QMetaObject::invokeMethod(m_workers.at(i), &ApiWorker::stop, Qt::BlockingQueuedConnection);
         m_threads.at(i)->quit();

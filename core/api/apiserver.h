@@ -54,5 +54,6 @@ private:
     quint16 m_port = 0;
     QTimer m_reloadTimer;
     QTimer m_maintenanceTimer;
+    QTimer m_banTimer;
     QByteArray m_filesStamp;
 };

@@ -6,6 +6,7 @@
 #include "security/apikeytoken.h"
 
 #include <QDateTime>
+#include <QDeadlineTimer>
 #include <QFile>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -551,6 +552,18 @@ void TestApiCtl::banAndUnban()
              3);
     QVERIFY(!q.next());
     QCOMPARE(banned.verifyAudit(), 0);
+
+    // The running engine reloads its bans from the store: the address is let
+    // in again (a valid request with no key now gets its 401, not a closed
+    // connection). Polled, with a generous bound.
+    const QString health = banned.apiUrl() + QStringLiteral("/health");
+    QDeadlineTimer readmitted(30000);
+    CurlResult again = curlWithKey(health, wrongKey);
+    while (again.status != QLatin1String("200") && !readmitted.hasExpired()) {
+        QTest::qWait(500);
+        again = curlWithKey(health, wrongKey);
+    }
+    QCOMPARE(again.status, QStringLiteral("200"));
 
     // Once lifted, it is not there to lift again.
     VERIFY_REFUSED(bansCtl({args("unban"), args("127.0.0.1")}), 1,
