@@ -170,6 +170,7 @@ struct RequestParser::Private {
         fieldBytes = 0;
         fieldsBytes = 0;
         atLineStart = false;
+        lastHeadByteWasCr = false;
         fieldCount = 0;
         contentLengthCount = 0;
         sawTransferEncoding = false;
@@ -231,6 +232,7 @@ struct RequestParser::Private {
     qsizetype fieldsBytes = 0;
     int fieldCount = 0;
     bool atLineStart = false;
+    bool lastHeadByteWasCr = false;
     int contentLengthCount = 0;
     bool sawTransferEncoding = false;
     bool sawUpgrade = false;
@@ -272,8 +274,21 @@ qsizetype RequestParser::Private::headSlice(QByteArrayView rest) const
         allowed = std::min(
             {allowed, limits.maxHeaderBytes - fieldBytes, limits.maxHeadersBytes - fieldsBytes});
     }
-    const qsizetype lineFeed = rest.indexOf('\n', from);
-    const qsizetype end = lineFeed < 0 ? rest.size() : lineFeed + 1;
+    // http_parser takes the byte after a CR for its LF whatever it is (in
+    // "Name: \rXY" the value is empty and a field starts at Y), so a line
+    // ends there too and the field count is checked at the same byte as
+    // after a CRLF, whether the CR came in this feed or the last one.
+    qsizetype end = rest.size();
+    if (lastHeadByteWasCr) {
+        end = 1;
+    } else {
+        for (qsizetype i = from; i < rest.size(); ++i) {
+            if (rest[i] == '\n' || rest[i] == '\r') {
+                end = std::min(rest.size(), i + (rest[i] == '\r' ? 2 : 1));
+                break;
+            }
+        }
+    }
     return std::min(end, std::max<qsizetype>(allowed, 0) + 1);
 }
 
@@ -527,7 +542,11 @@ RequestParser::Progress RequestParser::feed(QByteArrayView data)
         progress.consumed += used;
         if (inHead) {
             d->headBytes += used;
-            d->atLineStart = used > 0 && rest[used - 1] == '\n';
+            if (used > 0) {
+                const bool followsCr = used > 1 ? rest[used - 2] == '\r' : d->lastHeadByteWasCr;
+                d->atLineStart = rest[used - 1] == '\n' || followsCr;
+                d->lastHeadByteWasCr = rest[used - 1] == '\r';
+            }
         }
         error = HTTP_PARSER_ERRNO(&d->parser);
         if (error == HPE_PAUSED)

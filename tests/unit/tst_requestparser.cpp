@@ -135,6 +135,8 @@ private Q_SLOTS:
     void limits_data();
     void limits();
     void processLimitIsNotTheDefault();
+    void fuzzRegressions_data();
+    void fuzzRegressions();
     void pipelining_data();
     void pipelining();
     void headStopsBeforeBody();
@@ -439,6 +441,12 @@ void TestRequestParser::limits_data()
     QTest::newRow("count over, then no colon")
         << get + field("X-A", 4) + field("X-B", 4) + field("X-C", 4) + field("X-D", 4) + "v\r\n\r\n"
         << tooLarge;
+    // http_parser reads the byte after a bare CR as the line's end: the
+    // field over the count starts at "H", and a reader cut anywhere meets
+    // it before the LF inside that name.
+    QTest::newRow("count over after a bare CR, then a bad name")
+        << get + field("X-A", 4) + field("X-B", 4) + field("X-C", 4) + "X-D: \rTH \n\r\n"
+        << tooLarge;
     QTest::newRow("field over, then a control byte")
         << get + "X-Long: " + QByteArray(40, 'v') + "\x01\r\n\r\n"
         << tooLarge;
@@ -486,6 +494,48 @@ void TestRequestParser::processLimitIsNotTheDefault()
     const QByteArrayList events = drive(input, {}, limits);
     QCOMPARE(events.size(), 2);
     QCOMPARE(events.last(), "BODY "_ba);
+}
+
+void TestRequestParser::fuzzRegressions_data()
+{
+    QTest::addColumn<QByteArray>("input");
+    QTest::addColumn<QByteArray>("outcome");
+
+    // Inputs tests/fuzz/fuzz_requestparser.cpp found to depend on how they
+    // were cut (also seeds in tests/fuzz/corpus/requestparser/), with the
+    // fuzzer's limits. Hex, since they are mostly not text.
+    QTest::newRow("bare CR in a value, then lines over the limits")
+        << QByteArray::fromHex("504f5354202f20485454502f312e310d0a436f6e74676e742d4c656e6774683a"
+                               "502f0a436f6e74676e742d4c656e6774683a312e310d0a43323a2f2048545450"
+                               "2f312e310d0a582d303a20760d0a582d313a200d0a76582d323a20760d0a582d"
+                               "333a20760d0a582d383a200d5448200a547655502f312effffffffffffffffff"
+                               "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+                               "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff"
+                               "ffffffffffffffffffffffffffffff310d0a1a1a1a1a1a1a1a1a1a1a1a1a1a1a"
+                               "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a"
+                               "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a"
+                               "1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a1a582d30310d0a41632076"
+                               "0d0a582d333a20760d0a582d383a200d5448200a547655502f312effffffffff"
+                               "03ffffffffffffffffffffffffffffffffffffffffffffffffffffff68656c6c"
+                               "6f")
+        << "FAILED 431 headers-too-large"_ba;
+}
+
+void TestRequestParser::fuzzRegressions()
+{
+    QFETCH(QByteArray, input);
+    QFETCH(QByteArray, outcome);
+
+    HttpLimits limits;
+    limits.maxRequestLine = 256;
+    limits.maxHeaderBytes = 128;
+    limits.maxHeadersBytes = 512;
+    limits.maxHeaderFields = 8;
+    const QByteArrayList whole = drive(input, {}, limits);
+    QVERIFY(!whole.isEmpty());
+    QCOMPARE(whole.last(), outcome);
+    const QString disagreement = firstDisagreement(input, false, limits);
+    QVERIFY2(disagreement.isEmpty(), qPrintable(disagreement));
 }
 
 void TestRequestParser::pipelining_data()
