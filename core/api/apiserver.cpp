@@ -27,6 +27,8 @@ constexpr int ListenBacklog = 1024;
 constexpr int ReloadCheckMs = 2000;
 constexpr int MaintenanceMs = 60000;
 constexpr int BanReloadMs = 5000;
+// A live upload writes at least every api.body_timeout_s (at most an hour).
+constexpr qint64 AbandonedUploadMs = 2LL * 3600 * 1000;
 
 qint64 nowMs() { return QDateTime::currentMSecsSinceEpoch(); }
 
@@ -56,6 +58,7 @@ ApiServer::ApiServer(std::shared_ptr<ApiServices> services, QObject *parent)
                                 now - m_services->config.uploadRetentionMs, now);
         if (!expired)
             qCWarning(lcServer).noquote() << "cannot remove old uploads:" << expired.error();
+        removeAbandonedUploads(now);
     });
 }
 
@@ -191,6 +194,7 @@ Expected<void> ApiServer::start()
         m_filesStamp = certificateFilesStamp();
         m_reloadTimer.start(ReloadCheckMs);
     }
+    removeAbandonedUploads(nowMs());
     m_maintenanceTimer.start(MaintenanceMs);
     m_banTimer.start(BanReloadMs);
     qCInfo(lcServer).noquote()
@@ -205,6 +209,17 @@ Expected<void> ApiServer::start()
                                           : QStringLiteral("(from files)"))
                .arg(TlsIdentity::fingerprintSha256(m_identity.certificate));
     return {};
+}
+
+void ApiServer::removeAbandonedUploads(qint64 now)
+{
+    Expected<int> parts = UploadStore::removeAbandonedParts(m_services->config.uploadsDirectory,
+                                                            now - AbandonedUploadMs);
+    if (!parts)
+        qCWarning(lcServer).noquote() << parts.error();
+    else if (parts.value() > 0)
+        qCInfo(lcServer).noquote() << "removed" << parts.value()
+                                   << "temporary upload file(s) an earlier engine left behind";
 }
 
 void ApiServer::stop()

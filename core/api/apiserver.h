@@ -42,6 +42,7 @@ private:
     Expected<TlsIdentity> loadIdentity() const;
     Expected<QList<int>> bindSockets(int count);
     void checkCertificateFiles();
+    void removeAbandonedUploads(qint64 now);
     // Inode, size and modification time (ns) of both files: a renewal that
     // replaces them within one millisecond still changes it.
     QByteArray certificateFilesStamp() const;

@@ -5,6 +5,7 @@
 #include "store/store.h"
 
 #include <QCoreApplication>
+#include <QDir>
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QRandomGenerator>
@@ -433,4 +434,30 @@ Expected<int> UploadStore::expire(QSqlDatabase db, const AuditLog &audit,
                         int(removed.size())) +
                     problems.join(QStringLiteral("; ")));
     return int(removed.size());
+}
+
+Expected<int> UploadStore::removeAbandonedParts(const QString &uploadsDirectory,
+                                                qint64 modifiedBefore)
+{
+    const QDir dir(uploadsDirectory);
+    if (!dir.exists())
+        return 0;
+    int removed = 0;
+    const QStringList parts = dir.entryList({QStringLiteral(".upload-*.part")},
+                                            QDir::Files | QDir::Hidden | QDir::System);
+    for (const QString &name : parts) {
+        const QByteArray path = QFile::encodeName(dir.filePath(name));
+        struct stat st {};
+        // lstat: a link put there is neither followed nor counted.
+        if (::lstat(path.constData(), &st) != 0 || !S_ISREG(st.st_mode))
+            continue;
+        const qint64 modified = qint64(st.st_mtim.tv_sec) * 1000 + st.st_mtim.tv_nsec / 1000000;
+        if (modified >= modifiedBefore)
+            continue;
+        if (::unlink(path.constData()) != 0 && errno != ENOENT)
+            return fail(
+                tr("cannot remove the abandoned upload %1: %2").arg(name, errnoText(errno)));
+        ++removed;
+    }
+    return removed;
 }

@@ -76,4 +76,9 @@ Expected<void> markUsed(QSqlDatabase db, const QString &id, qint64 jobId, qint64
 // when any were removed.
 Expected<int> expire(QSqlDatabase db, const AuditLog &audit, const QString &uploadsDirectory,
                      qint64 createdBefore, qint64 now);
+// Removes the temporary files of uploads that an engine killed mid-upload
+// left behind: regular files named .upload-*.part not written to since
+// `modifiedBefore` (a live upload writes at least every api.body_timeout_s
+// or is dropped). Returns how many; a missing directory holds none.
+Expected<int> removeAbandonedParts(const QString &uploadsDirectory, qint64 modifiedBefore);
 } // namespace UploadStore

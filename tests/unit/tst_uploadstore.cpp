@@ -2,7 +2,9 @@
 #include "jobs/jobqueue.h"
 #include "testsupport.h"
 
+#include <QDateTime>
 #include <QDir>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -97,6 +99,7 @@ private Q_SLOTS:
     void uploadsBelongToTheirKey();
     void markUsedLinksTheJob();
     void expireRemovesOnlyUnusedOldUploads();
+    void abandonedTemporaryFilesAreRemoved();
     void theDirectoryMustBeOursAlone_data();
     void theDirectoryMustBeOursAlone();
     void aFullDiskFailsCleanly();
@@ -523,6 +526,46 @@ void TestUploadStore::aFileSizeLimitFailsCleanly()
     QVERIFY2(failure->message.contains(u"does not fit"_s), qPrintable(failure->message));
     QCOMPARE(entries(uploads()), QStringList());
     QCOMPARE(count(u"SELECT count(*) FROM uploads"_s), 0);
+}
+
+void TestUploadStore::abandonedTemporaryFilesAreRemoved()
+{
+    // A missing directory holds nothing to remove.
+    Expected<int> none = UploadStore::removeAbandonedParts(uploads() + u"-missing"_s, 0);
+    VERIFY_EXPECTED(none);
+    QCOMPARE(none.value(), 0);
+
+    QVERIFY(QDir().mkpath(uploads()));
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    auto make = [&](const QString &name, qint64 ageMs) {
+        const QString path = uploads() + u'/' + name;
+        QFile file(path);
+        QVERIFY(file.open(QIODevice::WriteOnly));
+        file.write("partial");
+        file.flush();
+        // Set while open: Qt changes a file's times through its descriptor.
+        QVERIFY(file.setFileTime(QDateTime::fromMSecsSinceEpoch(now - ageMs),
+                                 QFileDevice::FileModificationTime));
+        file.close();
+    };
+    make(u".upload-old1.part"_s, 3 * HourMs);
+    make(u".upload-old2.part"_s, 5 * HourMs);
+    make(u".upload-live.part"_s, 60 * 1000);           // still being written
+    make(u"upl_notatemporaryfileatall"_s, 5 * HourMs); // a finished upload
+    // A link with the temporary name is neither followed nor removed.
+    const QString target = m_store->dir.filePath(u"elsewhere"_s);
+    make(u"../elsewhere"_s, 5 * HourMs);
+    QVERIFY(QFile::link(target, uploads() + u"/.upload-link.part"_s));
+
+    Expected<int> removed = UploadStore::removeAbandonedParts(uploads(), now - 2 * HourMs);
+    VERIFY_EXPECTED(removed);
+    QCOMPARE(removed.value(), 2);
+    QVERIFY(!QFile::exists(uploads() + u"/.upload-old1.part"_s));
+    QVERIFY(!QFile::exists(uploads() + u"/.upload-old2.part"_s));
+    QVERIFY(QFile::exists(uploads() + u"/.upload-live.part"_s));
+    QVERIFY(QFile::exists(uploads() + u"/upl_notatemporaryfileatall"_s));
+    QVERIFY(QFileInfo(uploads() + u"/.upload-link.part"_s).isSymLink());
+    QVERIFY(QFile::exists(target));
 }
 
 QTEST_GUILESS_MAIN(TestUploadStore)
