@@ -11,10 +11,10 @@
 // Only containers the worker's demuxer whitelist can read are allowed.
 namespace MediaSniffer {
 struct MediaType {
-    QString name;            // "mp4", "matroska", ...
-    QString mimeType;        // canonical, for the upload record
-    QStringList extensions;  // lower-case, without dot
-    QStringList mimeTypes;   // accepted Content-Type values (parameters ignored)
+    QString name;           // "mp4", "matroska", ...
+    QString mimeType;       // canonical, for the upload record
+    QStringList extensions; // lower-case, without dot
+    QStringList mimeTypes;  // accepted Content-Type values (parameters ignored)
 };
 
 // Bytes needed from the start of a file to decide (reads past are not needed).

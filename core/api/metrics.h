@@ -35,8 +35,8 @@ public:
     // with # HELP and # TYPE; passes `promtool check metrics`.
     QByteArray render(const JobFigures &jobs) const;
 
-    static constexpr std::array<double, 11> DurationBuckets{
-        0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5};
+    static constexpr std::array<double, 11> DurationBuckets{0.001, 0.0025, 0.005, 0.01, 0.025, 0.05,
+                                                            0.1,   0.25,   0.5,   1,    5};
 
 private:
     struct Histogram {

@@ -10,10 +10,10 @@
 
 // Limits the parser enforces while it reads a request head.
 struct HttpLimits {
-    int maxRequestLine = 8192;  // method + target + version (else 414)
-    int maxHeaderBytes = 8192;  // one field, name and value (else 431)
+    int maxRequestLine = 8192;   // method + target + version (else 414)
+    int maxHeaderBytes = 8192;   // one field, name and value (else 431)
     int maxHeadersBytes = 65536; // all fields together (else 431)
-    int maxHeaderFields = 100;  // (else 431)
+    int maxHeaderFields = 100;   // (else 431)
 };
 
 // An incremental HTTP/1.1 request parser over libhttp-parser, with no
@@ -42,8 +42,8 @@ public:
     };
     struct Progress {
         Stop stop = Stop::NeedMore;
-        qsizetype consumed = 0;       // bytes of `data` used
-        QList<QByteArrayView> body;   // body bytes among them (views into `data`)
+        qsizetype consumed = 0;     // bytes of `data` used
+        QList<QByteArrayView> body; // body bytes among them (views into `data`)
     };
 
     explicit RequestParser(const HttpLimits &limits);
@@ -59,8 +59,8 @@ public:
     bool hasStarted() const;
 
     const HttpRequest &request() const;
-    int errorStatus() const;   // 400, 411, 414, 431, 501, 505
-    QString errorType() const; // "malformed-request", ...
+    int errorStatus() const;     // 400, 411, 414, 431, 501, 505
+    QString errorType() const;   // "malformed-request", ...
     QString errorDetail() const; // one sentence for the client, no internals
 
 private:

@@ -30,8 +30,7 @@ struct TlsIdentity {
     // with subjectAltName DNS entries for `dnsNames` and IP entries for
     // `addresses`, CN = the first DNS name, serverAuth usage.
     static Expected<TlsIdentity> generateSelfSigned(const QStringList &dnsNames,
-                                                    const QList<QHostAddress> &addresses,
-                                                    int days);
+                                                    const QList<QHostAddress> &addresses, int days);
 
     // The engine's self-signed identity from the store's api_certificates
     // table, made (and audited "api.certificate_created") when there is none,
@@ -39,8 +38,7 @@ struct TlsIdentity {
     // within 30 days. Valid for 397 days.
     static Expected<TlsIdentity> storedSelfSigned(QSqlDatabase db, const AuditLog &audit,
                                                   const QStringList &dnsNames,
-                                                  const QList<QHostAddress> &addresses,
-                                                  qint64 now);
+                                                  const QList<QHostAddress> &addresses, qint64 now);
     // The stored certificate, if any, without creating one (framehousectl api info).
     static Expected<std::optional<QSslCertificate>> storedCertificate(QSqlDatabase db);
 
