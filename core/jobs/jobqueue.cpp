@@ -463,20 +463,7 @@ Expected<QList<Job>> JobQueue::list(QSqlDatabase db) const
 
 Expected<QList<Job>> JobQueue::list(QSqlDatabase db, const QString &state, int limit) const
 {
-    QSqlQuery q(db);
-    q.setForwardOnly(true);
-    q.prepare(QStringLiteral("SELECT %1 FROM jobs WHERE (? = '' OR state = ?) ORDER BY id DESC "
-                             "LIMIT ?")
-                  .arg(Job::selectColumns()));
-    q.addBindValue(state);
-    q.addBindValue(state);
-    q.addBindValue(limit);
-    if (!q.exec())
-        return sqlFailure(tr("cannot list jobs"), q);
-    QList<Job> jobs;
-    while (q.next())
-        jobs << Job::fromQuery(q);
-    return jobs;
+    return page(db, state, QString(), 0, limit);
 }
 
 Expected<QList<Job>> JobQueue::page(QSqlDatabase db, const QString &state,

@@ -22,7 +22,6 @@
 #include <memory>
 
 namespace {
-const QString errorPrefix = QStringLiteral("framehousectl: error: ");
 // verify's checks, in the order it prints them.
 const QStringList checkNames{
     QStringLiteral("tls1.0-refused"),      QStringLiteral("tls1.1-refused"),
@@ -177,20 +176,6 @@ quint16 closedPort()
     return port;
 }
 } // namespace
-
-// The command is one line of "framehousectl: error: ..." with the exit code.
-#define VERIFY_REFUSED(run, code, needle)                                                          \
-    do {                                                                                           \
-        const TestSupport::Run &refused_ = (run);                                                  \
-        QVERIFY2(refused_.exitCode == (code),                                                      \
-                 qPrintable(QStringLiteral("exit code %1, expected %2; stderr: %3")                \
-                                .arg(refused_.exitCode)                                            \
-                                .arg(code)                                                         \
-                                .arg(refused_.err)));                                              \
-        QVERIFY2(refused_.err.startsWith(errorPrefix) && refused_.err.count(u'\n') == 1,           \
-                 qPrintable(refused_.err));                                                        \
-        QVERIFY2(refused_.err.contains(needle), qPrintable(refused_.err));                         \
-    } while (false)
 
 // framehousectl api info|bans|unban and verify, as real processes against
 // a real framehoused, compared with what openssl and curl see.

@@ -17,7 +17,6 @@ namespace {
 constexpr qint64 HourMs = 3600LL * 1000;
 constexpr qint64 DayMs = 24 * HourMs;
 
-const QString errorPrefix = QStringLiteral("framehousectl: error: ");
 const QString forgedLine = QStringLiteral("framehouse: authentication failure");
 
 const QRegularExpression &keyIdShape()
@@ -39,9 +38,9 @@ QStringList lines(const QString &text) { return text.split(u'\n', Qt::SkipEmptyP
 // no raw control character in it; else what is wrong with it.
 QString oneLineErrorProblem(const QString &err)
 {
-    if (!err.startsWith(errorPrefix))
+    if (!err.startsWith(TestSupport::CtlErrorPrefix))
         return QStringLiteral("stderr does not start with '%1': %2")
-            .arg(errorPrefix, err.left(300));
+            .arg(TestSupport::CtlErrorPrefix, err.left(300));
     if (!err.endsWith(u'\n') || err.count(u'\n') != 1)
         return QStringLiteral("stderr is %1 lines, not one: %2")
             .arg(err.count(u'\n'))
@@ -807,9 +806,10 @@ void TestCtl::auditVerifyFindsTampering()
     // The problems, one line each, then the error line.
     const QStringList errLines = lines(run.err);
     QVERIFY2(errLines.size() >= 2, qPrintable(run.err));
-    QVERIFY2(errLines.constLast().startsWith(
-                 QString(errorPrefix + QStringLiteral("the audit log failed verification"))),
-             qPrintable(run.err));
+    QVERIFY2(
+        errLines.constLast().startsWith(QString(
+            TestSupport::CtlErrorPrefix + QStringLiteral("the audit log failed verification"))),
+        qPrintable(run.err));
     QVERIFY(!run.err.contains(u'\r') && !run.err.contains(QChar(0x1b)));
 
     run = ctl({QStringLiteral("audit"), QStringLiteral("verify"), QStringLiteral("--json")});
@@ -828,7 +828,7 @@ void TestCtl::auditVerifyFindsTampering()
     run = ctl(
         {QStringLiteral("audit"), QStringLiteral("export"), QStringLiteral("--output"), exported});
     QVERIFY2(run.exitCode == 3, qPrintable(run.err));
-    QVERIFY(run.err.contains(errorPrefix));
+    QVERIFY(run.err.contains(TestSupport::CtlErrorPrefix));
     const QString text = QString::fromUtf8(TestSupport::readRaw(exported));
     TestSupport::recordOutput(QStringLiteral("tampered audit export"), text);
     const QJsonObject summary = parseJson(lines(text).constLast()).object();

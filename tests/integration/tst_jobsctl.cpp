@@ -21,7 +21,6 @@
 namespace {
 const QString preset = QStringLiteral("web-720p-h264");
 const QString testOwner = QStringLiteral("engine-test");
-const QString errorPrefix = QStringLiteral("framehousectl: error: ");
 const QString warningPrefix = QStringLiteral("framehousectl: warning: ");
 
 qint64 nowMs() { return QDateTime::currentMSecsSinceEpoch(); }
@@ -37,20 +36,6 @@ bool writeFile(const QString &path, const QByteArray &content = "not media\n")
            file.write(content) == content.size();
 }
 } // namespace
-
-// The command is one line of "framehousectl: error: ..." with the exit code.
-#define VERIFY_REFUSED(run, code, needle)                                                          \
-    do {                                                                                           \
-        const TestSupport::Run &refused_ = (run);                                                  \
-        QVERIFY2(refused_.exitCode == (code),                                                      \
-                 qPrintable(QStringLiteral("exit code %1, expected %2; stderr: %3")                \
-                                .arg(refused_.exitCode)                                            \
-                                .arg(code)                                                         \
-                                .arg(refused_.err)));                                              \
-        QVERIFY2(refused_.err.startsWith(errorPrefix) && refused_.err.count(u'\n') == 1,           \
-                 qPrintable(refused_.err));                                                        \
-        QVERIFY2(refused_.err.contains(needle), qPrintable(refused_.err));                         \
-    } while (false)
 
 // framehousectl jobs and farm, run as real processes against a real store
 // that the test holds open too (as the engine would), checking what they
@@ -973,7 +958,8 @@ void TestJobsCtl::waitFollowsTheJob()
         QVERIFY2(errLines.isEmpty(), qPrintable(err));
     } else {
         QCOMPARE(errLines.size(), 1);
-        QVERIFY2(errLines.first().startsWith(errorPrefix) && errLines.first().contains(message),
+        QVERIFY2(errLines.first().startsWith(TestSupport::CtlErrorPrefix) &&
+                     errLines.first().contains(message),
                  qPrintable(err));
     }
 }

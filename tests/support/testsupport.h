@@ -25,6 +25,8 @@
     QVERIFY2(bool(expected), (expected) ? "" : qPrintable((expected).error()))
 
 namespace TestSupport {
+// How framehousectl begins the one line that reports a refusal.
+inline const QString CtlErrorPrefix = QStringLiteral("framehousectl: error: ");
 // framehoused arguments that put its API on a free loopback port, so engines
 // of tests running side by side do not collide on the default 8443.
 QStringList anyApiPort();
@@ -75,3 +77,19 @@ Run runCtl(const QStringList &arguments, const QProcessEnvironment &env = {});
 // Raw file bytes, for the tests that look for plaintext.
 QByteArray readRaw(const QString &path);
 } // namespace TestSupport
+
+// A refused framehousectl run: exactly one line "framehousectl: error: ..."
+// holding `needle`, and the exit code `code`.
+#define VERIFY_REFUSED(run, code, needle)                                                          \
+    do {                                                                                           \
+        const TestSupport::Run &refused_ = (run);                                                  \
+        QVERIFY2(refused_.exitCode == (code),                                                      \
+                 qPrintable(QStringLiteral("exit code %1, expected %2; stderr: %3")                \
+                                .arg(refused_.exitCode)                                            \
+                                .arg(code)                                                         \
+                                .arg(refused_.err)));                                              \
+        QVERIFY2(refused_.err.startsWith(TestSupport::CtlErrorPrefix) &&                           \
+                     refused_.err.count(u'\n') == 1,                                               \
+                 qPrintable(refused_.err));                                                        \
+        QVERIFY2(refused_.err.contains(needle), qPrintable(refused_.err));                         \
+    } while (false)
